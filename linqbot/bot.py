@@ -1,0 +1,226 @@
+"""`Bot`: the root router plus everything that connects it to Linq — config, webhook app, inbox, client.
+
+    bot = Bot()
+
+    @bot.on_message(text="hi")
+    async def hi(ctx: Context) -> None:
+        await ctx.reply("Hello!")
+
+    bot.run()
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from linqbot.config import Config, load_config
+from linqbot.dispatch.context import Context
+from linqbot.dispatch.dispatcher import Dispatcher
+from linqbot.dispatch.router import Router
+from linqbot.events import EVENT_TABLE, Event, MessageEvent
+from linqbot.inbox import Deduplicator, Inbox
+from linqbot.outbound import LinqClient, OutboundChain, RetryPolicy, build_message
+from linqbot.webhook.app import build_app
+from linqbot.webhook.signature import Verifier
+
+log = logging.getLogger("linqbot")
+
+DEFAULT_BODY_LIMIT = 1024 * 1024
+
+
+class Bot(Router):
+    """A Linq bot. Settings not given here come from the environment (``LINQ_API_KEY``, ``LINQ_WEBHOOK_SECRET``,
+    ``LINQ_BASE_URL``, ``LINQ_PHONE_NUMBER``) or a ``.env`` file, and are checked at start-up.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        webhook_secret: str | Sequence[str] | None = None,
+        base_url: str | None = None,
+        phone_number: str | None = None,
+        webhook_path: str = "/webhook",
+        max_concurrency: int = 64,
+        body_limit: int = DEFAULT_BODY_LIMIT,
+        drain_timeout: float = 25.0,
+        dedup: Deduplicator | None = None,
+        retry: RetryPolicy | None = None,
+        env_file: str | None = ".env",
+        name: str = "bot",
+    ) -> None:
+        super().__init__(name)
+        secrets = [webhook_secret] if isinstance(webhook_secret, str) else webhook_secret
+        self._settings: dict[str, Any] = {
+            "api_key": api_key,
+            "webhook_secret": list(secrets) if secrets is not None else None,
+            "base_url": base_url,
+            "phone_number": phone_number,
+            "env_file": env_file,
+        }
+        self.webhook_path = webhook_path
+        self.body_limit = body_limit
+        self.drain_timeout = drain_timeout
+        self.retry = retry
+        self.dispatcher = Dispatcher(self)
+        self.inbox = Inbox(self.process, dedup=dedup, max_concurrency=max_concurrency)
+        self.outbound_middleware = OutboundChain()
+        """Middleware around every API call the bot makes: ``async def mw(call, call_next)``."""
+        self.closing = False
+        self._config: Config | None = None
+        self._client: LinqClient | None = None
+        self._verifier: Verifier | None = None
+        self._app: web.Application | None = None
+
+    # -- lazily built parts (so a module can create its Bot before the environment is complete) ------------------
+
+    @property
+    def config(self) -> Config:
+        """The resolved settings; raises `ConfigError` naming a missing or malformed setting."""
+        if self._config is None:
+            self._config = load_config(**self._settings)
+        return self._config
+
+    @property
+    def client(self) -> LinqClient:
+        """The Linq API client; every call passes ``outbound_middleware`` and the retry policy."""
+        if self._client is None:
+            config = self.config
+            self._client = LinqClient(
+                config.api_key,
+                config.base_url,
+                phone_number=config.phone_number,
+                retry=self.retry,
+            )
+            self._client.middleware = self.outbound_middleware
+        return self._client
+
+    @property
+    def verifier(self) -> Verifier:
+        if self._verifier is None:
+            self._verifier = Verifier(self.config.webhook_secrets)
+        return self._verifier
+
+    @property
+    def app(self) -> web.Application:
+        """The aiohttp application: ``POST <webhook_path>`` and ``GET /healthz``."""
+        if self._app is None:
+            app = build_app(self, self.webhook_path)
+            app.on_startup.append(self._on_startup)
+            app.on_shutdown.append(self._on_shutdown)
+            self._app = app
+        return self._app
+
+    async def _on_startup(self, _: web.Application) -> None:
+        await self.startup()
+
+    async def _on_shutdown(self, _: web.Application) -> None:
+        await self.shutdown()
+
+    async def startup(self) -> None:
+        """Check the settings and open the client; fails fast with a `ConfigError` naming what is wrong."""
+        self.closing = False
+        _ = self.client, self.verifier
+        log.info("linqbot ready: %d handler types, webhook at %s", len(self.dispatcher_types()), self.webhook_path)
+
+    async def shutdown(self) -> None:
+        """Stop accepting webhooks (503 makes Linq retry them), finish in-flight events, close the client."""
+        self.closing = True
+        if not await self.inbox.drain(self.drain_timeout):
+            log.warning("shutdown: %d events still running after %.0f s", self.inbox.pending, self.drain_timeout)
+            await self.inbox.queues.cancel()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def dispatcher_types(self) -> list[str]:
+        return sorted({t for router in self.walk() for t in router.handlers})
+
+    # -- the way in ------------------------------------------------------------------------------------------------
+
+    async def ingest(self, event: Event) -> str:
+        """Accept a verified event: returns "accepted", "duplicate", "echo" or "ignored"."""
+        if isinstance(event, MessageEvent) and event.event_type == "message.received" and event.message.is_from_me:
+            return "echo"
+        known = isinstance(EVENT_TABLE.get(event.event_type), type)
+        if not known and not self.dispatcher.handles(event.event_type):
+            log.info("acknowledged %s event %s: no handler for this type", event.event_type, event.event_id)
+            return "ignored"
+        return "accepted" if await self.inbox.accept(event) else "duplicate"
+
+    async def process(self, event: Event) -> Any:
+        """Dispatch one event now (the inbox calls this; tests and benchmarks may too)."""
+        return await self.dispatcher.feed(Context(self, event))
+
+    def run(self, host: str = "0.0.0.0", port: int = 8080) -> None:  # noqa: S104 - a webhook server must listen
+        """Serve the webhook until interrupted; SIGTERM drains in-flight events before exiting."""
+        if not logging.getLogger().handlers:
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        _ = self.config  # fail before binding the port
+        web.run_app(self.app, host=host, port=port, shutdown_timeout=self.drain_timeout + 5, print=None)
+
+    # -- proactive sends ---------------------------------------------------------------------------------------
+
+    async def send(
+        self,
+        to: str | Sequence[str],
+        text: str | None = None,
+        *,
+        media: str | Sequence[str] | None = None,
+        link: str | None = None,
+        effect: str | dict[str, str] | None = None,
+        service: str | None = None,
+        override_optout: bool = False,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """Message a person (or several: a group) first.
+
+        With a configured line (``LINQ_PHONE_NUMBER``) the chat is opened or reused on that line; without one, Linq
+        picks the line (``POST /v3/messages``).
+        """
+        recipients = [to] if isinstance(to, str) else list(to)
+        message = build_message(text, media=media, link=link, effect=effect, service=service)
+        if self.config.phone_number:
+            return await self.client.create_chat(
+                recipients, message, override_optout=override_optout, idempotency_key=idempotency_key
+            )
+        return await self.client.send_auto(
+            recipients, message, override_optout=override_optout, idempotency_key=idempotency_key
+        )
+
+    async def send_to_chat(
+        self,
+        chat_id: str,
+        text: str | None = None,
+        *,
+        media: str | Sequence[str] | None = None,
+        link: str | None = None,
+        effect: str | dict[str, str] | None = None,
+        reply_to: str | None = None,
+        service: str | None = None,
+        override_optout: bool = False,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """Send into an existing chat by id."""
+        message = build_message(text, media=media, link=link, effect=effect, reply_to=reply_to, service=service)
+        return await self.client.send_message(
+            chat_id, message, override_optout=override_optout, idempotency_key=idempotency_key
+        )
+
+    async def create_group(self, to: Sequence[str], text: str, *, name: str | None = None) -> Any:
+        """Open a group chat with a first message, and name it."""
+        return await self.client.create_group(list(to), build_message(text), name=name)
+
+    async def check_imessage(self, address: str) -> bool:
+        """Whether ``address`` can receive iMessage now (rate-limited by Linq: cache for minutes)."""
+        result = await self.client.check_imessage(address)
+        return bool(result.available)
+
+    async def check_rcs(self, address: str) -> bool:
+        """Whether ``address`` can receive RCS now."""
+        result = await self.client.check_rcs(address)
+        return bool(result.available)

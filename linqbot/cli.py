@@ -1,0 +1,78 @@
+"""The ``linqbot`` command: ``run`` a bot, start the ``emulator``, and the commands plugins add."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+from linqbot.bot import Bot
+from linqbot.config import ConfigError
+
+
+class LoadError(Exception):
+    """The bot target could not be found or is not a Bot."""
+
+
+def load_bot(target: str) -> Bot:
+    """Load ``path/to/bot.py[:attr]`` or ``package.module[:attr]``; without ``attr``, the module's one `Bot`."""
+    location, _, attr = target.partition(":")
+    if location.endswith(".py") or "/" in location or Path(location).is_file():
+        path = Path(location).resolve()
+        if not path.is_file():
+            raise LoadError(f"no such file: {location}")
+        sys.path.insert(0, str(path.parent))
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        if spec is None or spec.loader is None:
+            raise LoadError(f"cannot import {location}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = module
+        spec.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(location)
+        except ImportError as exc:
+            raise LoadError(f"cannot import module {location!r}: {exc}") from exc
+    if attr:
+        found = getattr(module, attr, None)
+        if not isinstance(found, Bot):
+            raise LoadError(f"{location} has no Bot named {attr!r}")
+        return found
+    bots = [value for value in vars(module).values() if isinstance(value, Bot)]
+    if len(bots) != 1:
+        raise LoadError(f"{location} defines {len(bots)} Bot objects; name one as {location}:NAME")
+    return bots[0]
+
+
+def _run(args: argparse.Namespace) -> int:
+    bot = load_bot(args.target)
+    bot.run(host=args.host, port=args.port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="linqbot", description="Build and run Linq iMessage/RCS/SMS bots.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="serve a bot's webhook")
+    run.add_argument("target", help="path/to/bot.py[:attr] or package.module[:attr]")
+    run.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a webhook server must listen
+    run.add_argument("--port", type=int, default=8080)
+    run.set_defaults(func=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ConfigError, LoadError) as exc:
+        print(f"linqbot: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

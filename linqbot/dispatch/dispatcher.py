@@ -1,0 +1,113 @@
+"""The dispatcher: outer middleware → routing and filters → inner middleware → handler, with error routing.
+
+The handler table is compiled from the router tree once and recompiled only when a router changes, so dispatch does
+a dict lookup and a short loop per event.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from linqbot.dispatch.middleware import Next, compose
+from linqbot.dispatch.router import ErrorHandlerFn, Handler, Router
+
+if TYPE_CHECKING:
+    from linqbot.dispatch.context import Context
+
+log = logging.getLogger("linqbot.dispatch")
+
+
+class SkipHandler(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by ``ctx.skip()``: let the next matching handler have the event."""
+
+
+class _Unhandled:
+    def __repr__(self) -> str:
+        return "UNHANDLED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNHANDLED: Any = _Unhandled()
+"""What dispatch returns when no handler matched the event."""
+
+
+Route = tuple[Handler, Next["Context"]]
+
+
+class Dispatcher:
+    """Feeds contexts through the compiled router tree rooted at ``root``."""
+
+    def __init__(self, root: Router) -> None:
+        self.root = root
+        self._generation = -1
+        self._routes: dict[str, tuple[Route, ...]] = {}
+        self._error_handlers: tuple[tuple[type[BaseException], ErrorHandlerFn], ...] = ()
+        self._entry: Next[Context] = self._route
+
+    def _compile(self) -> None:
+        routes: dict[str, list[Route]] = {}
+        error_handlers: list[tuple[type[BaseException], ErrorHandlerFn]] = []
+        outer: list[Any] = []
+        for router in self.root.walk():
+            outer.extend(router.outer_middleware.items())
+            error_handlers.extend(router.error_handlers)
+            inner = [mw for r in router.lineage() for mw in r.middleware.items()]
+            for event_type, handlers in router.handlers.items():
+                for handler in handlers:
+                    routes.setdefault(event_type, []).append((handler, compose(inner, handler.callback)))
+        self._routes = {event_type: tuple(found) for event_type, found in routes.items()}
+        self._error_handlers = tuple(error_handlers)
+        self._entry = compose(outer, self._route)
+        self._generation = self.root.generation
+
+    def handles(self, event_type: str) -> bool:
+        """Whether any handler is registered for ``event_type``."""
+        self._refresh()
+        return event_type in self._routes
+
+    def _refresh(self) -> None:
+        if self._generation != self.root.generation:
+            self._compile()
+
+    async def feed(self, ctx: Context) -> Any:
+        """Dispatch one event. Exceptions go to ``on_error`` handlers, else to the log; they never escape."""
+        self._refresh()
+        try:
+            return await self._entry(ctx)
+        except Exception as exc:
+            await self._handle_error(ctx, exc)
+            return UNHANDLED
+
+    async def _route(self, ctx: Context) -> Any:
+        for handler, run in self._routes.get(ctx.event.event_type, ()):
+            ctx.match = None
+            if not await handler.matches(ctx):
+                continue
+            ctx.handler = handler
+            try:
+                return await run(ctx)
+            except SkipHandler:
+                continue
+        return UNHANDLED
+
+    async def _handle_error(self, ctx: Context, exc: Exception) -> None:
+        for exc_type, error_handler in self._error_handlers:
+            if isinstance(exc, exc_type):
+                try:
+                    await error_handler(ctx, exc)
+                except Exception:
+                    log.exception(
+                        "error handler %s failed for event %s", error_handler.__qualname__, ctx.event.event_id
+                    )
+                return
+        log.error(
+            "unhandled %s while handling %s event %s",
+            type(exc).__name__,
+            ctx.event.event_type,
+            ctx.event.event_id,
+            exc_info=exc,
+        )
+

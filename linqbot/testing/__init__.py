@@ -1,0 +1,1 @@
+"""Test your bot in-process against the Linq emulator."""

@@ -1,0 +1,78 @@
+"""The HTTP edge: ``POST /webhook`` verifies, parses and hands events to the inbox, answering within milliseconds.
+
+Answers: 200 accepted (also for duplicates and event types nobody handles), 401 bad signature, 400 a well-signed
+body that is not an event, 413 too large (refused before it is read in full), 503 while shutting down so Linq
+retries the delivery later. Error bodies are JSON ``{"error": code, "reason": text}`` with no secret material.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from linqbot.events import InvalidPayload, parse_event
+from linqbot.webhook.signature import SignatureError
+
+if TYPE_CHECKING:
+    from linqbot.bot import Bot
+
+log = logging.getLogger("linqbot.webhook")
+
+BOT_KEY: web.AppKey[Bot] = web.AppKey("linqbot.bot")
+
+
+def _error(status: int, code: str, reason: str) -> web.Response:
+    return web.json_response({"error": code, "reason": reason}, status=status)
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it grows past ``limit`` (the rest is never buffered)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def receive_webhook(request: web.Request) -> web.Response:
+    bot = request.app[BOT_KEY]
+    if bot.closing:
+        return _error(503, "shutting_down", "the bot is restarting; retry later")
+    limit = bot.body_limit
+    if request.content_length is not None and request.content_length > limit:
+        return _error(413, "too_large", f"body exceeds {limit} bytes")
+    body = await _read_limited(request, limit)
+    if body is None:
+        return _error(413, "too_large", f"body exceeds {limit} bytes")
+    try:
+        bot.verifier.verify(request.headers, body)
+    except SignatureError as exc:
+        log.warning("rejected webhook from %s: %s", request.remote, exc.reason)
+        return _error(401, "invalid_signature", exc.reason)
+    try:
+        event = parse_event(body)
+    except InvalidPayload as exc:
+        log.warning("rejected signed webhook that is not a Linq event: %s", exc)
+        return _error(400, "invalid_payload", str(exc))
+    status = await bot.ingest(event)
+    return web.json_response({"ok": True, "status": status})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    bot = request.app[BOT_KEY]
+    status = 503 if bot.closing else 200
+    return web.json_response({"ok": status == 200, "pending": bot.inbox.pending}, status=status)
+
+
+def build_app(bot: Bot, path: str = "/webhook") -> web.Application:
+    """An aiohttp application with the webhook and health routes; mount or extend it like any aiohttp app."""
+    app = web.Application()
+    app[BOT_KEY] = bot
+    app.router.add_post(path, receive_webhook)
+    app.router.add_get("/healthz", healthz)
+    return app

@@ -1,0 +1,131 @@
+"""Webhook signature verification: Standard Webhooks (v1) and Linq's legacy ``X-Webhook-*`` scheme.
+
+Linq sends both header sets on every delivery. We accept whichever verifies, preferring Standard Webhooks.
+Several secrets may be configured at once so a signing-secret rotation never drops a delivery.
+
+The legacy scheme's HMAC key is undocumented for ``whsec_`` secrets; we key it with the full secret string
+encoded as UTF-8 (what Linq's docs example does) — see docs/webhooks.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+TOLERANCE_SECONDS = 300
+
+
+class SignatureError(Exception):
+    """A delivery failed verification; ``reason`` is safe to return to the caller (no secret material)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class _Secret:
+    standard_key: bytes
+    legacy_key: bytes
+
+
+def _parse_secret(secret: str) -> _Secret:
+    if not secret:
+        raise ValueError("webhook secret is empty")
+    legacy_key = secret.encode()
+    if secret.startswith("whsec_"):
+        try:
+            standard_key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except binascii.Error as exc:
+            raise ValueError("webhook secret starts with whsec_ but is not valid base64") from exc
+    else:
+        standard_key = legacy_key
+    return _Secret(standard_key, legacy_key)
+
+
+class Verifier:
+    """Checks a raw request body against its signature headers.
+
+    ``secrets`` lists every secret currently accepted (new and old during a rotation window).
+    """
+
+    def __init__(
+        self,
+        secrets: Sequence[str],
+        *,
+        tolerance: int = TOLERANCE_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not secrets:
+            raise ValueError("at least one webhook secret is required")
+        self._secrets = [_parse_secret(s) for s in secrets]
+        self._tolerance = tolerance
+        self._clock = clock
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Return silently when ``body`` is authentic and fresh; raise `SignatureError` otherwise."""
+        if "webhook-signature" in headers:
+            self._verify_standard(headers, body)
+        elif "x-webhook-signature" in headers:
+            self._verify_legacy(headers, body)
+        else:
+            raise SignatureError("missing signature headers (webhook-signature or x-webhook-signature)")
+
+    def _check_timestamp(self, raw: str | None, header: str) -> None:
+        if not raw:
+            raise SignatureError(f"missing {header} header")
+        try:
+            timestamp = int(raw)
+        except ValueError:
+            raise SignatureError(f"{header} is not a unix timestamp") from None
+        skew = self._clock() - timestamp
+        if skew > self._tolerance:
+            raise SignatureError("timestamp too old")
+        if skew < -self._tolerance:
+            raise SignatureError("timestamp too far in the future")
+
+    def _verify_standard(self, headers: Mapping[str, str], body: bytes) -> None:
+        msg_id = headers.get("webhook-id")
+        if not msg_id:
+            raise SignatureError("missing webhook-id header")
+        timestamp = headers.get("webhook-timestamp")
+        self._check_timestamp(timestamp, "webhook-timestamp")
+        offered = [
+            entry[3:].encode() for entry in headers["webhook-signature"].split() if entry.startswith("v1,")
+        ]
+        if not offered:
+            raise SignatureError("no v1 signature in webhook-signature")
+        signed = b"%s.%s.%s" % (msg_id.encode(), str(timestamp).encode(), body)
+        for secret in self._secrets:
+            expected = base64.b64encode(hmac.new(secret.standard_key, signed, hashlib.sha256).digest())
+            if any(hmac.compare_digest(expected, candidate) for candidate in offered):
+                return
+        raise SignatureError("signature mismatch")
+
+    def _verify_legacy(self, headers: Mapping[str, str], body: bytes) -> None:
+        timestamp = headers.get("x-webhook-timestamp")
+        self._check_timestamp(timestamp, "x-webhook-timestamp")
+        offered = headers["x-webhook-signature"].strip().lower().encode()
+        signed = b"%s.%s" % (str(timestamp).encode(), body)
+        for secret in self._secrets:
+            expected = hmac.new(secret.legacy_key, signed, hashlib.sha256).hexdigest().encode()
+            if hmac.compare_digest(expected, offered):
+                return
+        raise SignatureError("signature mismatch")
+
+
+def sign_standard(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value Linq would send; used by tests and the emulator's clients."""
+    key = _parse_secret(secret).standard_key
+    digest = hmac.new(key, b"%s.%d.%s" % (msg_id.encode(), timestamp, body), hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def sign_legacy(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``X-Webhook-Signature`` value of the legacy scheme."""
+    return hmac.new(secret.encode(), b"%d.%s" % (timestamp, body), hashlib.sha256).hexdigest()
