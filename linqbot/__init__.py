@@ -1,12 +1,12 @@
 """linqbot: build iMessage, RCS and SMS bots on the Linq Partner API v3.
 
-    from linqbot import Bot, Context
+from linqbot import Bot, Context
 
-    bot = Bot()
+bot = Bot()
 
-    @bot.on_message(text="hi")
-    async def hi(ctx: Context) -> None:
-        await ctx.reply("Hello!")
+@bot.on_message(text="hi")
+async def hi(ctx: Context) -> None:
+    await ctx.reply("Hello!")
 """
 
 from linqbot.bot import Bot

@@ -1,12 +1,12 @@
 """`Bot`: the root router plus everything that connects it to Linq — config, webhook app, inbox, client.
 
-    bot = Bot()
+bot = Bot()
 
-    @bot.on_message(text="hi")
-    async def hi(ctx: Context) -> None:
-        await ctx.reply("Hello!")
+@bot.on_message(text="hi")
+async def hi(ctx: Context) -> None:
+    await ctx.reply("Hello!")
 
-    bot.run()
+bot.run()
 """
 
 from __future__ import annotations
@@ -95,8 +95,8 @@ class Bot(Router):
                 config.base_url,
                 phone_number=config.phone_number,
                 retry=self.retry,
+                middleware=self.outbound_middleware,
             )
-            self._client.middleware = self.outbound_middleware
         return self._client
 
     @property
@@ -156,7 +156,7 @@ class Bot(Router):
         """Dispatch one event now (the inbox calls this; tests and benchmarks may too)."""
         return await self.dispatcher.feed(Context(self, event))
 
-    def run(self, host: str = "0.0.0.0", port: int = 8080) -> None:  # noqa: S104 - a webhook server must listen
+    def run(self, host: str = "0.0.0.0", port: int = 8080) -> None:
         """Serve the webhook until interrupted; SIGTERM drains in-flight events before exiting."""
         if not logging.getLogger().handlers:
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

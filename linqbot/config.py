@@ -100,4 +100,3 @@ def load_config(
 
     extra = {k: v for k, v in merged.items() if k.startswith("LINQBOT_") and v is not None}
     return Config(api_key=key, webhook_secrets=secrets, base_url=url, phone_number=line, extra=extra)
-

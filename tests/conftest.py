@@ -41,7 +41,11 @@ def signed_headers(
     if scheme == "standard":
         mid = msg_id or f"msg_{uuid.uuid4().hex}"
         headers.update(
-            {"webhook-id": mid, "webhook-timestamp": str(ts), "webhook-signature": sign_standard(secret, mid, ts, body)}
+            {
+                "webhook-id": mid,
+                "webhook-timestamp": str(ts),
+                "webhook-signature": sign_standard(secret, mid, ts, body),
+            }
         )
     else:
         headers.update({"X-Webhook-Timestamp": str(ts), "X-Webhook-Signature": sign_legacy(secret, ts, body)})

@@ -128,7 +128,16 @@ class Context:
         target = self._message_id(None) if reply_to is True else (reply_to or None)
         if isinstance(content, Sequence) and not isinstance(content, str) and content:
             if all(isinstance(item, str) for item in content):
-                return await self._send_bubbles(chat_id, [str(item) for item in content], media, link, effect, target, service, override_optout)
+                return await self._send_bubbles(
+                    chat_id,
+                    [str(item) for item in content],
+                    media,
+                    link,
+                    effect,
+                    target,
+                    service,
+                    override_optout,
+                )
         message = build_message(content, media=media, link=link, effect=effect, reply_to=target, service=service)
         return await self.bot.client.send_message(
             chat_id, message, override_optout=override_optout, idempotency_key=self.next_idempotency_key()
@@ -162,14 +171,16 @@ class Context:
                     message,
                     override_optout=override_optout,
                     idempotency_key=self.next_idempotency_key(),
-                    bubble=(index, last + 1),
+                    extras={"bubble": (index, last + 1)},
                 )
             )
         if link is not None:
             sent.append(await self.reply(link=link, service=service, override_optout=override_optout))
         return sent
 
-    async def react(self, reaction: str = "love", *, message_id: str | None = None, custom_emoji: str | None = None) -> Any:
+    async def react(
+        self, reaction: str = "love", *, message_id: str | None = None, custom_emoji: str | None = None
+    ) -> Any:
         """Tapback the triggering message (or ``message_id``): love, like, dislike, laugh, emphasize, question."""
         return await self.bot.client.react(self._message_id(message_id), reaction, custom_emoji=custom_emoji)
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("linqbot.dispatch")
 
 
-class SkipHandler(Exception):  # noqa: N818 - a control-flow signal, not an error
+class SkipHandler(Exception):
     """Raised by ``ctx.skip()``: let the next matching handler have the event."""
 
 
@@ -110,4 +110,3 @@ class Dispatcher:
             ctx.event.event_id,
             exc_info=exc,
         )
-

@@ -59,7 +59,7 @@ class MiddlewareManager(Generic[C]):
         """Append (or, with ``first``, prepend) ``mw``; ``name`` defaults to the function's name."""
         if not callable(mw):
             raise TypeError(f"middleware must be callable, got {mw!r}")
-        label = name or getattr(mw, "__name__", type(mw).__name__)
+        label: str = name or str(getattr(mw, "__name__", type(mw).__name__))
         if label in self.names():
             raise ValueError(f"a middleware named {label!r} is already registered")
         entry = (label, mw)

@@ -115,12 +115,14 @@ class Router:
         *predicates: Predicate,
         **filters: Any,
     ) -> HandlerFn:
-        """Register ``callback`` for one or more event types; the decorators all come here."""
+        """Register ``callback`` for one or more event types (what the decorators do)."""
+        return self._add(event_types, callback, build_filters(predicates, filters))
+
+    def _add(self, event_types: str | Iterable[str], callback: HandlerFn, built: tuple[Filter, ...]) -> HandlerFn:
         _require_async(callback, "handler")
         types = (event_types,) if isinstance(event_types, str) else tuple(event_types)
         if not types:
-            raise ValueError("register() needs at least one event type")
-        built = build_filters(predicates, filters)
+            raise ValueError("a handler needs at least one event type")
         for event_type in types:
             self.handlers.setdefault(event_type, []).append(Handler(callback, built, self))
         self._changed()
@@ -128,9 +130,10 @@ class Router:
 
     def on_event(self, event_type: str | Iterable[str], *predicates: Predicate, **filters: Any) -> Callable[[F], F]:
         """Handle any Linq event type by name, e.g. ``@bot.on_event("poll.vote.added")``."""
+        built = build_filters(predicates, filters)  # a bad filter fails here, at import time
 
         def decorator(fn: F) -> F:
-            self.register(event_type, fn, *predicates, **filters)
+            self._add(event_type, fn, built)
             return fn
 
         return decorator

@@ -82,10 +82,11 @@ class LinqClient:
         timeout: float = 30.0,
         http_client: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        middleware: OutboundChain | None = None,
     ) -> None:
         self.phone_number = phone_number
         self.retry = retry or RetryPolicy()
-        self.middleware = OutboundChain()
+        self.middleware = middleware if middleware is not None else OutboundChain()
         self._sleep = sleep
         self._owns_http = http_client is None
         self._http = http_client or linq.DefaultAsyncHttpxClient(timeout=timeout)
@@ -113,8 +114,12 @@ class LinqClient:
         *,
         override_optout: bool = False,
         idempotency_key: str | None = None,
+        extras: dict[str, Any] | None = None,
     ) -> MessageSendResponse:
-        """Send into an existing chat (``POST /v3/chats/{id}/messages``)."""
+        """Send into an existing chat (``POST /v3/chats/{id}/messages``).
+
+        ``extras`` reaches outbound middleware as ``call.extras`` (e.g. ``bubble=(index, count)`` for paced bubbles).
+        """
         call = OutboundCall(
             "send_message",
             {"message": message},
@@ -122,6 +127,7 @@ class LinqClient:
             is_send=True,
             override_optout=override_optout,
             idempotency_key=idempotency_key,
+            extras=dict(extras or {}),
         )
         return cast(MessageSendResponse, await self._run(call))
 

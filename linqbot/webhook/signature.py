@@ -95,9 +95,7 @@ class Verifier:
             raise SignatureError("missing webhook-id header")
         timestamp = headers.get("webhook-timestamp")
         self._check_timestamp(timestamp, "webhook-timestamp")
-        offered = [
-            entry[3:].encode() for entry in headers["webhook-signature"].split() if entry.startswith("v1,")
-        ]
+        offered = [entry[3:].encode() for entry in headers["webhook-signature"].split() if entry.startswith("v1,")]
         if not offered:
             raise SignatureError("no v1 signature in webhook-signature")
         signed = b"%s.%s.%s" % (msg_id.encode(), str(timestamp).encode(), body)

@@ -49,9 +49,21 @@ def recording_bot(recorder: Recorder) -> Bot:
     async def unreaction(ctx: Context) -> None:
         await recorder.record("reaction.removed", ctx)
 
-    for short in ("sent", "delivered", "read", "failed", "edited", "typing", "participant_added",
-                  "participant_removed", "location", "chat_created", "group_updated", "line_status",
-                  "contact_card"):
+    for short in (
+        "sent",
+        "delivered",
+        "read",
+        "failed",
+        "edited",
+        "typing",
+        "participant_added",
+        "participant_removed",
+        "location",
+        "chat_created",
+        "group_updated",
+        "line_status",
+        "contact_card",
+    ):
         decorator = getattr(bot, f"on_{short}")
 
         async def lifecycle(ctx: Context, _name: str = short) -> None:
@@ -59,8 +71,19 @@ def recording_bot(recorder: Recorder) -> Bot:
 
         decorator()(lifecycle)
 
-    @bot.on_event(["poll.sent", "poll.received", "poll.delivered", "poll.read", "poll.updated",
-                   "poll.vote.added", "poll.vote.removed", "poll.failed", "poll.reaction.added"])
+    @bot.on_event(
+        [
+            "poll.sent",
+            "poll.received",
+            "poll.delivered",
+            "poll.read",
+            "poll.updated",
+            "poll.vote.added",
+            "poll.vote.removed",
+            "poll.failed",
+            "poll.reaction.added",
+        ]
+    )
     async def poll(ctx: Context) -> None:
         await recorder.record("poll", ctx)
 
