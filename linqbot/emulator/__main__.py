@@ -1,0 +1,7 @@
+"""``python -m linqbot.emulator``."""
+
+import sys
+
+from linqbot.emulator.cli import main
+
+sys.exit(main())

@@ -1,0 +1,27 @@
+"""The emulator clock: wall time plus an offset tests can advance, so time-based rules are testable."""
+
+from datetime import UTC, datetime, timedelta
+
+
+class Clock:
+    """Wall-clock UTC time shifted by everything passed to :meth:`advance`."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, seconds: float) -> datetime:
+        self.offset += timedelta(seconds=seconds)
+        return self.now()
+
+
+def iso(value: datetime) -> str:
+    """Render a datetime the way the API does: UTC, milliseconds, trailing ``Z``."""
+    utc = value.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def iso_or_none(value: datetime | None) -> str | None:
+    return None if value is None else iso(value)

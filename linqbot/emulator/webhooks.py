@@ -1,0 +1,229 @@
+"""Webhook delivery: build envelopes (current or legacy payload version), sign with both header sets, retry.
+
+Each subscription has one worker so first attempts arrive in emission order (unless the out-of-order
+fault says otherwise); retries run beside the worker on a compressed exponential schedule.
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import aiohttp
+from standardwebhooks import Webhook
+
+from linqbot.emulator.clock import Clock, iso
+from linqbot.emulator.config import EmulatorConfig
+from linqbot.emulator.errors import new_trace_id
+from linqbot.emulator.faults import Faults
+from linqbot.emulator.state import Subscription, new_id
+
+Json = dict[str, Any]
+CURRENT_VERSION = "2026-02-03"
+LEGACY_VERSION = "2025-01-01"
+MESSAGE_EVENTS = frozenset({"message.sent", "message.received", "message.delivered", "message.read"})
+CURRENT_ONLY_EVENTS = frozenset({"message.edited"})
+HOLD_TIMEOUT = 1.0
+
+
+def payload_version(target_url: str) -> str:
+    """The payload version pinned by ``?version=`` on the target URL (default: current)."""
+    versions = parse_qs(urlparse(target_url).query).get("version", [])
+    return LEGACY_VERSION if LEGACY_VERSION in versions else CURRENT_VERSION
+
+
+def legacy_data(event_type: str, data: Json) -> Json:
+    """Our reading of the 2025-01-01 shape: ``is_from_me`` flag, message fields under ``message``,
+    sender as a plain string, chat as ``chat_id`` (see docs/emulator.md; unverified upstream)."""
+    if event_type not in MESSAGE_EVENTS:
+        return data
+    message = {k: v for k, v in data.items() if k not in ("chat", "direction", "sender_handle")}
+    return {
+        "chat_id": data["chat"]["id"],
+        "is_from_me": data["direction"] == "outbound",
+        "from": data["sender_handle"]["handle"],
+        "message": message,
+    }
+
+
+def legacy_signature(secret: str, timestamp: str, body: str) -> str:
+    """Lowercase hex HMAC-SHA256 of ``"{timestamp}.{body}"`` keyed with the full secret string (UTF-8)."""
+    return hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
+
+
+def signed_headers(sub: Subscription, event_id: str, event_type: str, body: str) -> dict[str, str]:
+    """Both header sets Linq sends: Standard Webhooks and the deprecated ``X-Webhook-*`` ones."""
+    now = int(time.time())
+    signature = Webhook(sub.signing_secret).sign(event_id, datetime.fromtimestamp(now, UTC), body)
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "linqbot-emulator",
+        "webhook-id": event_id,
+        "webhook-timestamp": str(now),
+        "webhook-signature": signature,
+        "X-Webhook-Event": event_type,
+        "X-Webhook-Subscription-ID": sub.id,
+        "X-Webhook-Timestamp": str(now),
+        "X-Webhook-Signature": legacy_signature(sub.signing_secret, str(now), body),
+    }
+
+
+@dataclass
+class Job:
+    sub: Subscription
+    event_id: str
+    event_type: str
+    body: str
+    chat_id: str | None
+
+
+class WebhookDispatcher:
+    """Fans events out to matching subscriptions and records every attempt in :attr:`log`."""
+
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        clock: Clock,
+        faults: Faults,
+        subscriptions: Callable[[], Iterable[Subscription]],
+        on_attempt: Callable[[Json], None],
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.faults = faults
+        self._subscriptions = subscriptions
+        self._on_attempt = on_attempt
+        self.log: list[Json] = []
+        self._queues: dict[str, asyncio.Queue[Job]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._session: aiohttp.ClientSession | None = None
+
+    def emit(self, event_type: str, data: Json, *, line: str | None, trace_id: str | None, chat_id: str | None) -> str:
+        """Queue ``event_type`` for every active subscription that wants it; returns the event id."""
+        event_id = new_id()
+        envelope: Json = {
+            "api_version": "v3",
+            "webhook_version": CURRENT_VERSION,
+            "event_type": event_type,
+            "event_id": event_id,
+            "created_at": iso(self.clock.now()),
+            "trace_id": trace_id or new_trace_id(),
+            "partner_id": self.config.partner_id,
+            "data": data,
+        }
+        for sub in self._subscriptions():
+            if not sub.is_active or event_type not in sub.subscribed_events:
+                continue
+            if sub.phone_numbers and line not in sub.phone_numbers:
+                continue
+            body = envelope
+            if payload_version(sub.target_url) == LEGACY_VERSION:
+                if event_type in CURRENT_ONLY_EVENTS:
+                    continue
+                body = {**envelope, "webhook_version": LEGACY_VERSION, "data": legacy_data(event_type, data)}
+            self._enqueue(Job(sub, event_id, event_type, json.dumps(body), chat_id))
+        return event_id
+
+    def _enqueue(self, job: Job) -> None:
+        queue = self._queues.get(job.sub.id)
+        if queue is None:
+            queue = self._queues[job.sub.id] = asyncio.Queue()
+            self._spawn(self._worker(queue))
+        queue.put_nowait(job)
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _worker(self, queue: asyncio.Queue[Job]) -> None:
+        held: Job | None = None
+        while True:
+            try:
+                job = await asyncio.wait_for(queue.get(), HOLD_TIMEOUT) if held else await queue.get()
+            except TimeoutError:
+                assert held is not None
+                await self._first_attempt(held)
+                held = None
+                continue
+            if held is None and self.faults.chance(self.faults.config.webhook_out_of_order_rate):
+                held = job
+                continue
+            await self._first_attempt(job)
+            if held is not None:
+                await self._first_attempt(held)
+                held = None
+
+    async def _first_attempt(self, job: Job) -> None:
+        delay = self.faults.config.webhook_delay_ms
+        if delay:
+            await asyncio.sleep(delay / 1000)
+        copies = 2 if self.faults.chance(self.faults.config.webhook_duplicate_rate) else 1
+        for _ in range(copies):
+            if await self._attempt(job, 1):
+                self._spawn(self._retry(job))
+
+    async def _retry(self, job: Job) -> None:
+        for attempt in range(2, self.config.webhook_attempts + 1):
+            backoff = self.config.webhook_backoff * 2 ** (attempt - 2)
+            await asyncio.sleep(min(backoff, self.config.webhook_backoff_max))
+            if not await self._attempt(job, attempt):
+                return
+
+    async def _attempt(self, job: Job, attempt: int) -> bool:
+        """POST once; returns True when the attempt should be retried (5xx, 429, network error)."""
+        headers = signed_headers(job.sub, job.event_id, job.event_type, job.body)
+        if job.sub.routing_key_header and job.chat_id:
+            headers[job.sub.routing_id_header or "Linq-Chat-Id"] = job.chat_id
+        status: int | None = None
+        error: str | None = None
+        try:
+            timeout = aiohttp.ClientTimeout(total=self.config.webhook_timeout)
+            async with self._client().post(job.sub.target_url, data=job.body, headers=headers, timeout=timeout) as r:
+                status = r.status
+                await r.read()
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        retry = status is None or status >= 500 or status == 429
+        entry: Json = {
+            "event_id": job.event_id,
+            "event_type": job.event_type,
+            "subscription_id": job.sub.id,
+            "url": job.sub.target_url,
+            "attempt": attempt,
+            "status": status,
+            "error": error,
+            "will_retry": retry and attempt < self.config.webhook_attempts,
+            "at": iso(self.clock.now()),
+        }
+        self.log.append(entry)
+        self._on_attempt(entry)
+        return retry
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def reset(self) -> None:
+        """Drop queued and in-flight deliveries (used by reset and shutdown)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._queues.clear()
+        self.log.clear()
+
+    async def close(self) -> None:
+        await self.reset()
+        if self._session is not None:
+            await self._session.close()
