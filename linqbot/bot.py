@@ -20,10 +20,12 @@ from aiohttp import web
 from linqbot.config import Config, load_config
 from linqbot.dispatch.context import Context
 from linqbot.dispatch.dispatcher import Dispatcher
+from linqbot.dispatch.middleware import Next
 from linqbot.dispatch.router import Router
 from linqbot.events import EVENT_TABLE, Event, MessageEvent
 from linqbot.inbox import Deduplicator, Inbox
 from linqbot.outbound import LinqClient, OutboundChain, RetryPolicy, build_message
+from linqbot.plugins import PluginManager
 from linqbot.webhook.app import build_app
 from linqbot.webhook.signature import Verifier
 
@@ -51,6 +53,7 @@ class Bot(Router):
         dedup: Deduplicator | None = None,
         retry: RetryPolicy | None = None,
         env_file: str | None = ".env",
+        plugins: str | Sequence[str | object] | None = None,
         name: str = "bot",
     ) -> None:
         super().__init__(name)
@@ -75,6 +78,33 @@ class Bot(Router):
         self._client: LinqClient | None = None
         self._verifier: Verifier | None = None
         self._app: web.Application | None = None
+        self.plugins = PluginManager(plugins)
+        """The loaded plugins (``LINQBOT_PLUGINS`` / ``plugins=`` choose which)."""
+        self._install_plugins()
+
+    def _install_plugins(self) -> None:
+        """Let plugins extend the bot; hooks nobody implements add nothing to the per-event path."""
+        plugins = self.plugins
+        plugins.hook.linqbot_setup(bot=self)
+        for router in plugins.collect("linqbot_routers", bot=self):
+            self.include_router(router)
+        for mw in plugins.collect("linqbot_outer_middleware", bot=self):
+            self.outer_middleware.add(mw)
+        for mw in plugins.collect("linqbot_middleware", bot=self):
+            self.middleware.add(mw)
+        for mw in plugins.collect("linqbot_outbound_middleware", bot=self):
+            self.outbound_middleware.add(mw)
+        if plugins.implemented("linqbot_event"):
+            self.outer_middleware.add(self._notify_observers, name="plugin_observers", first=True)
+        if plugins.implemented("linqbot_handle_error"):
+            self.dispatcher.fallback_error_handler = self._plugin_error_handler
+
+    async def _notify_observers(self, ctx: Context, call_next: Next[Context]) -> Any:
+        await self.plugins.call("linqbot_event", ctx=ctx)
+        return await call_next(ctx)
+
+    async def _plugin_error_handler(self, ctx: Context, error: Exception) -> bool:
+        return any(result is True for result in await self.plugins.call("linqbot_handle_error", ctx=ctx, error=error))
 
     # -- lazily built parts (so a module can create its Bot before the environment is complete) ------------------
 
@@ -125,6 +155,7 @@ class Bot(Router):
         """Check the settings and open the client; fails fast with a `ConfigError` naming what is wrong."""
         self.closing = False
         _ = self.client, self.verifier
+        await self.plugins.call("linqbot_startup", bot=self)
         log.info("linqbot ready: %d handler types, webhook at %s", len(self.dispatcher_types()), self.webhook_path)
 
     async def shutdown(self) -> None:
@@ -133,6 +164,7 @@ class Bot(Router):
         if not await self.inbox.drain(self.drain_timeout):
             log.warning("shutdown: %d events still running after %.0f s", self.inbox.pending, self.drain_timeout)
             await self.inbox.queues.cancel()
+        await self.plugins.call("linqbot_shutdown", bot=self)
         if self._client is not None:
             await self._client.aclose()
             self._client = None

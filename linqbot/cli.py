@@ -10,6 +10,7 @@ from pathlib import Path
 
 from linqbot.bot import Bot
 from linqbot.config import ConfigError
+from linqbot.plugins import PluginManager
 
 
 class LoadError(Exception):
@@ -52,7 +53,18 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _plugins(args: argparse.Namespace) -> int:
+    manager = PluginManager(args.select)
+    for info in manager.describe():
+        print(f"{info.name}  ({info.module})")
+        for hook in info.hooks:
+            print(f"    {hook}")
+    for name, reason in manager.failed.items():
+        print(f"{name}  FAILED TO LOAD: {reason}")
+    return 1 if manager.failed else 0
+
+
+def build_parser(plugins: PluginManager | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linqbot", description="Build and run Linq iMessage/RCS/SMS bots.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -61,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default="0.0.0.0")
     run.add_argument("--port", type=int, default=8080)
     run.set_defaults(func=_run)
+
+    listing = commands.add_parser("plugins", help="list loaded plugins and the hooks each implements")
+    listing.add_argument("--select", default=None, help="a LINQBOT_PLUGINS-style selection to try")
+    listing.set_defaults(func=_plugins)
+
+    (plugins or PluginManager()).hook.linqbot_cli(subparsers=commands)
     return parser
 
 

@@ -7,6 +7,7 @@ a dict lookup and a short loop per event.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from linqbot.dispatch.middleware import Next, compose
@@ -46,6 +47,8 @@ class Dispatcher:
         self._routes: dict[str, tuple[Route, ...]] = {}
         self._error_handlers: tuple[tuple[type[BaseException], ErrorHandlerFn], ...] = ()
         self._entry: Next[Context] = self._route
+        self.fallback_error_handler: Callable[[Context, Exception], Awaitable[bool]] | None = None
+        """Tried after ``on_error`` handlers (plugins' ``linqbot_handle_error``); True means handled."""
 
     def _compile(self) -> None:
         routes: dict[str, list[Route]] = {}
@@ -103,6 +106,12 @@ class Dispatcher:
                         "error handler %s failed for event %s", error_handler.__qualname__, ctx.event.event_id
                     )
                 return
+        if self.fallback_error_handler is not None:
+            try:
+                if await self.fallback_error_handler(ctx, exc):
+                    return
+            except Exception:
+                log.exception("plugin error handler failed for event %s", ctx.event.event_id)
         log.error(
             "unhandled %s while handling %s event %s",
             type(exc).__name__,

@@ -1,0 +1,142 @@
+"""Finding and loading plugins: installed packages declare a ``linqbot`` entry point and load automatically.
+
+``LINQBOT_PLUGINS`` or ``Bot(plugins=...)`` choose: ``"commands,state"`` loads exactly those; ``"-outreach"`` drops
+one; ``"+my_pkg.plugin"`` adds a module by import path. A plugin that fails to load is reported by name and skipped,
+never taking the bot down.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+
+from linqbot.plugins import hookspecs
+
+log = logging.getLogger("linqbot.plugins")
+
+ENTRY_POINT_GROUP = "linqbot"
+hookimpl = pluggy.HookimplMarker("linqbot")
+
+PluginChoice = str | object
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What ``linqbot plugins`` shows for one loaded plugin."""
+
+    name: str
+    module: str
+    hooks: tuple[str, ...]
+
+
+def _parse_selection(selection: str | Sequence[PluginChoice] | None) -> list[PluginChoice] | None:
+    if selection is None:
+        return None
+    if isinstance(selection, str):
+        return [item.strip() for item in selection.split(",") if item.strip()]
+    return list(selection)
+
+
+class PluginManager:
+    """A pluggy manager for the ``linqbot`` hooks, loaded according to a selection."""
+
+    def __init__(self, selection: str | Sequence[PluginChoice] | None = None) -> None:
+        self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+        self.pm.add_hookspecs(hookspecs)
+        self.failed: dict[str, str] = {}
+        """Plugins that could not load: name -> reason."""
+        if selection is None:
+            selection = os.environ.get("LINQBOT_PLUGINS") or None
+        self._load(_parse_selection(selection))
+
+    @property
+    def hook(self) -> Any:
+        return self.pm.hook
+
+    def _load(self, choices: list[PluginChoice] | None) -> None:
+        available = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        names = [c for c in choices or [] if isinstance(c, str)]
+        objects = [c for c in choices or [] if not isinstance(c, str)]
+        plain = [n for n in names if not n.startswith(("+", "-"))]
+        wanted = set(plain) if plain else set(available)
+        wanted -= {n[1:] for n in names if n.startswith("-")}
+        for name in sorted(wanted):
+            if name in available:
+                self._register_entry_point(available[name])
+            else:
+                self._register_module(name)
+        for name in (n[1:] for n in names if n.startswith("+")):
+            if name in available:
+                self._register_entry_point(available[name])
+            else:
+                self._register_module(name)
+        for obj in objects:
+            self.register(obj)
+
+    def _register_entry_point(self, ep: EntryPoint) -> None:
+        try:
+            plugin = ep.load()
+        except Exception as exc:
+            self._fail(ep.name, exc)
+            return
+        self.register(plugin, ep.name)
+
+    def _register_module(self, path: str) -> None:
+        try:
+            plugin = importlib.import_module(path)
+        except Exception as exc:
+            self._fail(path, exc)
+            return
+        self.register(plugin, path)
+
+    def _fail(self, name: str, exc: Exception) -> None:
+        self.failed[name] = f"{type(exc).__name__}: {exc}"
+        log.error("plugin %s failed to load and was skipped: %s", name, self.failed[name])
+
+    def register(self, plugin: object, name: str | None = None) -> None:
+        """Register a module or object implementing hooks (a no-op when it is already registered)."""
+        label = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        if self.pm.is_registered(plugin) or self.pm.get_plugin(label) is not None:
+            return
+        try:
+            self.pm.register(plugin, name=label)
+        except Exception as exc:
+            self._fail(label, exc)
+
+    def implemented(self, hook_name: str) -> bool:
+        """Whether any loaded plugin implements ``hook_name`` (so unused hooks cost nothing per event)."""
+        return bool(getattr(self.pm.hook, hook_name).get_hookimpls())
+
+    async def call(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        """Call a hook and await the results of async implementations."""
+        results = getattr(self.pm.hook, hook_name)(**kwargs)
+        return [await r if inspect.isawaitable(r) else r for r in results]
+
+    def collect(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        """Call a list-returning hook and flatten the results (None and empty lists are dropped)."""
+        flat: list[Any] = []
+        for result in getattr(self.pm.hook, hook_name)(**kwargs):
+            if result is None:
+                continue
+            if isinstance(result, Iterable) and not isinstance(result, (str, bytes, dict)):
+                flat.extend(result)
+            else:
+                flat.append(result)
+        return flat
+
+    def describe(self) -> list[PluginInfo]:
+        """Every loaded plugin with the hooks it implements."""
+        infos = []
+        for name, plugin in self.pm.list_name_plugin():
+            hooks = tuple(sorted(impl.name for impl in self.pm.get_hookcallers(plugin) or []))
+            module = getattr(plugin, "__name__", type(plugin).__module__)
+            infos.append(PluginInfo(name, module, hooks))
+        return sorted(infos, key=lambda info: info.name)
