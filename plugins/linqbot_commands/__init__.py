@@ -1,0 +1,1 @@
+"""Commands: people type `weather paris` or `/weather paris`; arguments parsed from the handler signature."""

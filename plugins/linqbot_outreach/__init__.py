@@ -1,0 +1,1 @@
+"""Outreach campaigns: recipients, template, sending window and pacing, resumable and gated."""

@@ -1,0 +1,1 @@
+"""Conversation state: per-chat and per-person state, flows and ctx.ask, on memory, SQLite or Redis."""
