@@ -165,23 +165,7 @@ async def line_status(request: web.Request) -> web.Response:
     body = await json_body(request)
     line = emu.get_line(body.get("phone_number"), "phone_number")
     status, reputation = opt_str(body, "status"), opt_str(body, "reputation")
-    if status not in (None, "ACTIVE", "FLAGGED"):
-        raise invalid("status must be ACTIVE or FLAGGED")
-    if reputation not in (None, "HEALTHY", "AT_RISK", "CRITICAL"):
-        raise invalid("reputation must be HEALTHY, AT_RISK or CRITICAL")
-    data = {
-        "phone_number": line.phone_number,
-        "previous_status": line.status,
-        "new_status": status or line.status,
-        "previous_reputation": line.reputation,
-        "new_reputation": reputation or line.reputation,
-        "changed_at": iso(emu.clock.now()),
-    }
-    line.status = data["new_status"]  # type: ignore[assignment]
-    line.reputation = data["new_reputation"]  # type: ignore[assignment]
-    emu.notify("line.updated", data)
-    event_id = emu.emit("phone_number.status_updated", data, line=line.phone_number, trace_id=trace_id(request))
-    return ok({**data, "event_id": event_id})
+    return ok(emu.set_line_status(line, status=status, reputation=reputation, trace_id=trace_id(request)))
 
 
 @routes.get("/_emulator/ws")

@@ -578,6 +578,28 @@ class Engine:
         }
         return {"event_ids": [self.emit("contact_card.received", data, line=line.phone_number)]}
 
+    def set_line_status(
+        self, line: Line, *, status: str | None = None, reputation: str | None = None, trace_id: str | None = None
+    ) -> Json:
+        """Simulate a line status/reputation change; emits ``phone_number.status_updated``."""
+        if status not in (None, "ACTIVE", "FLAGGED"):
+            raise invalid("status must be ACTIVE or FLAGGED")
+        if reputation not in (None, "HEALTHY", "AT_RISK", "CRITICAL"):
+            raise invalid("reputation must be HEALTHY, AT_RISK or CRITICAL")
+        data: Json = {
+            "phone_number": line.phone_number,
+            "previous_status": line.status,
+            "new_status": status or line.status,
+            "previous_reputation": line.reputation,
+            "new_reputation": reputation or line.reputation,
+            "changed_at": iso(self.clock.now()),
+        }
+        line.status = data["new_status"]
+        line.reputation = data["new_reputation"]
+        self.notify("line.updated", data)
+        event_id = self.emit("phone_number.status_updated", data, line=line.phone_number, trace_id=trace_id)
+        return {**data, "event_id": event_id}
+
     # ---- typing --------------------------------------------------------------------------------------
 
     def set_typing(self, chat: Chat, handle: str, on: bool, *, trace_id: str | None) -> None:

@@ -239,6 +239,11 @@ class Emulator:
     def set_faults(self, faults: FaultConfig | Json) -> None:
         self.engine.faults.configure(faults if isinstance(faults, FaultConfig) else FaultConfig.model_validate(faults))
 
+    def set_line_status(self, phone_number: str, *, status: str | None = None, reputation: str | None = None) -> Json:
+        """ACTIVE/FLAGGED and HEALTHY/AT_RISK/CRITICAL; returns the emitted event data and its id."""
+        line = self.engine.get_line(phone_number, "phone_number")
+        return self.engine.set_line_status(line, status=status, reputation=reputation)
+
     def advance_clock(self, seconds: float) -> None:
         self.engine.advance_clock(seconds)
 

@@ -1,0 +1,157 @@
+"""Webhooks: every emitted event matches its SDK model and verifies under both signature schemes;
+retries, legacy payload version, line filter and delivery faults."""
+
+import re
+
+import linq
+
+from linqbot.emulator import Emulator, EmulatorConfig, FaultConfig, LineSpec
+from tests.emulator.conftest import (
+    FOURTH,
+    OTHER,
+    PERSON,
+    THIRD,
+    Receiver,
+    event_model,
+    strict,
+    subscribe,
+    verify_legacy,
+    verify_standard,
+)
+
+TEXT = {"parts": [{"type": "text", "value": "Hi there"}]}
+HEX32 = re.compile(r"[0-9a-f]{32}")
+
+
+async def test_every_emitted_event_validates_and_verifies(
+    emu: Emulator, client: linq.AsyncLinqAPIV3, receiver: Receiver
+) -> None:
+    secret = await subscribe(client, receiver.url)
+    emu.set_person(THIRD, fail_code=4001)
+    created = await client.chats.create(from_=emu.line, to=[PERSON], message=TEXT)  # type: ignore[arg-type]
+    chat_id = created.chat.id
+    inbound = await emu.inbound(PERSON, "Thanks!")
+    await emu.react(PERSON, created.chat.message.id, "love")
+    await emu.react(PERSON, created.chat.message.id, "love", operation="remove")
+    await client.messages.add_reaction(inbound["message_id"], operation="add", type="like")
+    await emu.typing(PERSON, True)
+    await emu.typing(PERSON, False)
+    await client.messages.update(created.chat.message.id, text="Hi there, edited")
+    await client.chats.location.request(chat_id)
+    await client.chats.location.stop(chat_id, handle=PERSON)
+    await client.chats.background.set(chat_id, type="dynamic")
+    await client.chats.polls.create(chat_id, poll={"options": [{"text": "Yes"}, {"text": "No"}]})
+    group = await client.chats.create(from_=emu.line, to=[PERSON, OTHER, THIRD], message=TEXT)  # type: ignore[arg-type]
+    await client.chats.update(group.chat.id, display_name="Crew", group_chat_icon="https://example.com/i.png")
+    await client.chats.participants.add(group.chat.id, handle=FOURTH)
+    await client.chats.participants.remove(group.chat.id, handle=FOURTH)
+    emu.engine.inbound_contact_card(from_=PERSON, first_name="Ada", last_name="L")
+    emu.set_line_status(emu.line, reputation="AT_RISK")
+
+    expected = {
+        "chat.created", "message.sent", "message.delivered", "message.read", "message.received", "message.failed",
+        "reaction.added", "reaction.removed", "chat.typing_indicator.started", "chat.typing_indicator.stopped",
+        "message.edited", "location.sharing.started", "location.sharing.stopped", "chat.background_updated",
+        "poll.sent", "chat.group_name_updated", "chat.group_icon_updated", "participant.added",
+        "participant.removed", "contact_card.received", "phone_number.status_updated",
+    }  # fmt: skip
+    await emu.wait_for(lambda: expected <= {d.event_type for d in receiver.deliveries})
+    for delivery in receiver.deliveries:
+        envelope = strict(event_model(delivery.event_type), delivery.body)
+        assert envelope.webhook_version == "2026-02-03"  # type: ignore[attr-defined]
+        assert HEX32.fullmatch(envelope.trace_id)  # type: ignore[attr-defined]
+        assert delivery.headers["webhook-id"] == envelope.event_id  # type: ignore[attr-defined]
+        assert delivery.headers["X-Webhook-Event"] == delivery.event_type
+        verify_standard(secret, delivery)
+        assert verify_legacy(secret, delivery)
+
+
+async def test_outbound_lifecycle_events_echo_the_idempotency_key(
+    emu: Emulator, client: linq.AsyncLinqAPIV3, receiver: Receiver
+) -> None:
+    await subscribe(client, receiver.url, ["message.sent", "message.delivered", "message.read"])
+    message = {**TEXT, "idempotency_key": "order-1"}
+    await client.chats.create(from_=emu.line, to=[PERSON], message=message)  # type: ignore[arg-type]
+    await emu.wait_for(lambda: len(receiver.deliveries) == 3)
+    assert [d.event_type for d in receiver.deliveries] == ["message.sent", "message.delivered", "message.read"]
+    for delivery in receiver.deliveries:
+        data = delivery.json["data"]
+        assert data["direction"] == "outbound" and data["sender_handle"]["is_me"] is True
+        assert data["idempotency_key"] == "order-1"
+    assert receiver.deliveries[2].json["data"]["read_at"] is not None
+
+
+async def test_retries_5xx_and_429_until_success(
+    emu: Emulator, client: linq.AsyncLinqAPIV3, receiver: Receiver
+) -> None:
+    await subscribe(client, receiver.url, ["message.received"])
+    receiver.statuses = [500, 503, 429]
+    result = await emu.inbound(PERSON, "hello")
+    await emu.wait_for(lambda: any(e["status"] == 200 for e in emu.webhook_log()))
+    assert [d.json["event_id"] for d in receiver.deliveries] == result["event_ids"] * 4
+    assert [(e["attempt"], e["status"]) for e in emu.webhook_log()] == [(1, 500), (2, 503), (3, 429), (4, 200)]
+
+
+async def test_client_errors_are_not_retried(emu: Emulator, client: linq.AsyncLinqAPIV3, receiver: Receiver) -> None:
+    await subscribe(client, receiver.url, ["message.received"])
+    receiver.statuses = [400]
+    await emu.inbound(PERSON, "first")
+    await emu.inbound(PERSON, "second")
+    await emu.wait_for(lambda: len(emu.webhook_log()) == 2)
+    assert [(e["attempt"], e["status"], e["will_retry"]) for e in emu.webhook_log()] == [
+        (1, 400, False),
+        (1, 200, False),
+    ]
+
+
+async def test_network_errors_are_retried_and_logged(emu: Emulator, client: linq.AsyncLinqAPIV3) -> None:
+    await subscribe(client, "http://127.0.0.1:9/unreachable", ["message.received"])
+    await emu.inbound(PERSON, "anyone there?")
+    await emu.wait_for(lambda: len(emu.webhook_log()) >= 2)
+    first, second = emu.webhook_log()[:2]
+    assert first["status"] is None and first["error"] and first["will_retry"]
+    assert second["attempt"] == 2
+
+
+async def test_legacy_payload_version(emu: Emulator, client: linq.AsyncLinqAPIV3, receiver: Receiver) -> None:
+    secret = await subscribe(client, receiver.url + "?version=2025-01-01", ["message.received", "message.edited"])
+    await emu.inbound(PERSON, "old school")
+    await emu.wait_for(lambda: receiver.deliveries)
+    delivery = receiver.deliveries[0]
+    body = delivery.json
+    assert body["webhook_version"] == "2025-01-01"
+    assert body["data"]["is_from_me"] is False and body["data"]["from"] == PERSON
+    assert body["data"]["message"]["parts"] == [{"type": "text", "value": "old school"}]
+    assert "sender_handle" not in body["data"] and "direction" not in body["data"]
+    assert verify_legacy(secret, delivery)
+    verify_standard(secret, delivery)
+
+
+async def test_line_filter_limits_deliveries(receiver: Receiver) -> None:
+    config = EmulatorConfig(lines=[LineSpec("+15550000001"), LineSpec("+15550000002")])
+    async with Emulator(config) as emu:
+        client = linq.AsyncLinqAPIV3(api_key=emu.api_key, base_url=emu.base_url, max_retries=0)
+        await client.webhook_subscriptions.create(
+            target_url=receiver.url, subscribed_events=["message.received"], phone_numbers=["+15550000002"]
+        )
+        await emu.inbound(PERSON, "to line one", to="+15550000001")
+        await emu.inbound(PERSON, "to line two", to="+15550000002")
+        await emu.wait_for(lambda: receiver.deliveries)
+        assert [d.json["data"]["parts"][0]["value"] for d in receiver.deliveries] == ["to line two"]
+
+
+async def test_duplicate_and_out_of_order_faults(
+    emu: Emulator, client: linq.AsyncLinqAPIV3, receiver: Receiver
+) -> None:
+    await subscribe(client, receiver.url, ["message.received"])
+    emu.set_faults(FaultConfig(seed=1, webhook_duplicate_rate=1.0))
+    first = await emu.inbound(PERSON, "one")
+    await emu.wait_for(lambda: len(receiver.deliveries) == 2)
+    assert [d.json["event_id"] for d in receiver.deliveries] == first["event_ids"] * 2
+
+    receiver.deliveries.clear()
+    emu.set_faults(FaultConfig(seed=1, webhook_out_of_order_rate=1.0))
+    a = await emu.inbound(PERSON, "a")
+    b = await emu.inbound(PERSON, "b")
+    await emu.wait_for(lambda: len(receiver.deliveries) == 2)
+    assert [d.json["event_id"] for d in receiver.deliveries] == b["event_ids"] + a["event_ids"]
