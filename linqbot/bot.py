@@ -106,6 +106,28 @@ class Bot(Router):
     async def _plugin_error_handler(self, ctx: Context, error: Exception) -> bool:
         return any(result is True for result in await self.plugins.call("linqbot_handle_error", ctx=ctx, error=error))
 
+    def configure(
+        self,
+        *,
+        api_key: str | None = None,
+        webhook_secret: str | Sequence[str] | None = None,
+        base_url: str | None = None,
+        phone_number: str | None = None,
+    ) -> None:
+        """Override settings before start-up (``linqbot dev`` and the testing kit point a bot at the emulator)."""
+        if self._client is not None:
+            raise RuntimeError("configure() must be called before the bot starts")
+        given: dict[str, str | list[str] | None] = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "phone_number": phone_number,
+        }
+        if webhook_secret is not None:
+            given["webhook_secret"] = [webhook_secret] if isinstance(webhook_secret, str) else list(webhook_secret)
+        self._settings.update({key: value for key, value in given.items() if value is not None})
+        self._config = None
+        self._verifier = None
+
     # -- lazily built parts (so a module can create its Bot before the environment is complete) ------------------
 
     @property

@@ -96,6 +96,16 @@ class Engine:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), remaining)
 
+    async def settle(self) -> bool:
+        """Wait for message lifecycles and webhook deliveries under way; True when there was anything to wait for."""
+        waited = False
+        while True:
+            if self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            elif not await self.webhooks.wait_idle():
+                return waited
+            waited = True
+
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
@@ -400,8 +410,8 @@ class Engine:
                 raise missing("text")
             parts = [{"type": "text", "value": text}]
         stored_parts = parse_parts(parts, self.attachment, self.file_url)
-        chat = self._resolve_inbound_chat(sender, line, group, chat_id, trace_id)
         first_event = len(self.events)
+        chat = self._resolve_inbound_chat(sender, line, group, chat_id, trace_id)
         now = self.clock.now()
         message = Message(
             chat_id=chat.id,

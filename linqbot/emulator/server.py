@@ -225,6 +225,10 @@ class Emulator:
         assert found is not None
         return found
 
+    async def settle(self) -> bool:
+        """Wait until message lifecycles and webhook deliveries under way have finished; True if any were."""
+        return await self.engine.settle()
+
     async def subscribe(self) -> AsyncIterator[Json]:
         """Async iterator over every change (same items as the ``/_emulator/ws`` stream)."""
         queue = self.engine.subscribe()

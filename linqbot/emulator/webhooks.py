@@ -104,6 +104,10 @@ class WebhookDispatcher:
         self._queues: dict[str, asyncio.Queue[Job]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
+        self.in_flight = 0
+        """Deliveries queued, being attempted or waiting to retry."""
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def emit(self, event_type: str, data: Json, *, line: str | None, trace_id: str | None, chat_id: str | None) -> str:
         """Queue ``event_type`` for every active subscription that wants it; returns the event id."""
@@ -131,7 +135,23 @@ class WebhookDispatcher:
             self._enqueue(Job(sub, event_id, event_type, json.dumps(body), chat_id))
         return event_id
 
+    def _begin(self) -> None:
+        self.in_flight += 1
+        self._idle.clear()
+
+    def _end(self) -> None:
+        self.in_flight -= 1
+        if self.in_flight == 0:
+            self._idle.set()
+
+    async def wait_idle(self) -> bool:
+        """Wait until no delivery is queued, in flight or scheduled for retry; True when there was any."""
+        busy = self.in_flight > 0
+        await self._idle.wait()
+        return busy
+
     def _enqueue(self, job: Job) -> None:
+        self._begin()
         queue = self._queues.get(job.sub.id)
         if queue is None:
             queue = self._queues[job.sub.id] = asyncio.Queue()
@@ -151,14 +171,17 @@ class WebhookDispatcher:
             except TimeoutError:
                 assert held is not None
                 await self._first_attempt(held)
+                self._end()
                 held = None
                 continue
             if held is None and self.faults.chance(self.faults.config.webhook_out_of_order_rate):
                 held = job
                 continue
             await self._first_attempt(job)
+            self._end()
             if held is not None:
                 await self._first_attempt(held)
+                self._end()
                 held = None
 
     async def _first_attempt(self, job: Job) -> None:
@@ -168,14 +191,18 @@ class WebhookDispatcher:
         copies = 2 if self.faults.chance(self.faults.config.webhook_duplicate_rate) else 1
         for _ in range(copies):
             if await self._attempt(job, 1):
+                self._begin()
                 self._spawn(self._retry(job))
 
     async def _retry(self, job: Job) -> None:
-        for attempt in range(2, self.config.webhook_attempts + 1):
-            backoff = self.config.webhook_backoff * 2 ** (attempt - 2)
-            await asyncio.sleep(min(backoff, self.config.webhook_backoff_max))
-            if not await self._attempt(job, attempt):
-                return
+        try:
+            for attempt in range(2, self.config.webhook_attempts + 1):
+                backoff = self.config.webhook_backoff * 2 ** (attempt - 2)
+                await asyncio.sleep(min(backoff, self.config.webhook_backoff_max))
+                if not await self._attempt(job, attempt):
+                    return
+        finally:
+            self._end()
 
     async def _attempt(self, job: Job, attempt: int) -> bool:
         """POST once; returns True when the attempt should be retried (5xx, 429, network error)."""
@@ -222,6 +249,8 @@ class WebhookDispatcher:
                 await task
         self._queues.clear()
         self.log.clear()
+        self.in_flight = 0
+        self._idle.set()
 
     async def close(self) -> None:
         await self.reset()
