@@ -1,0 +1,29 @@
+"""The command line maps flags onto the emulator configuration."""
+
+import pytest
+
+from linqbot.emulator.cli import build_parser, config_from_args
+
+
+def test_flags_build_the_config() -> None:
+    args = build_parser().parse_args(
+        ["--api-key", "k", "--line", "+15550000009", "--line", "+15550000010:RCS", "--db", "x.db",
+         "--fault-seed", "5", "--fault-error-rate", "0.25", "--fault-path", "/api/partner/v3/chats*",
+         "--fault-rate-limit-storm", "3", "--fault-webhook-duplicate-rate", "0.5", "--read-delay", "0"]
+    )  # fmt: skip
+    config = config_from_args(args)
+    assert config.api_key == "k" and config.db_path == "x.db" and config.read_delay == 0
+    assert [(line.phone_number, line.line_type) for line in config.lines] == [
+        ("+15550000009", "iMessage"),
+        ("+15550000010", "RCS"),
+    ]
+    assert config.faults.seed == 5 and config.faults.rate_limit_storm == 3
+    assert config.faults.rules[0].error_rate == 0.25 and config.faults.rules[0].path == "/api/partner/v3/chats*"
+    assert config.faults.webhook_duplicate_rate == 0.5
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LINQ_API_KEY", raising=False)
+    config = config_from_args(build_parser().parse_args([]))
+    assert config.api_key == "dev-key" and config.lines[0].phone_number == "+15550000001"
+    assert config.faults.rules == []
