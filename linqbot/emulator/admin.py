@@ -13,6 +13,7 @@ from linqbot.emulator.errors import ApiError, invalid, missing
 from linqbot.emulator.faults import FaultConfig
 from linqbot.emulator.state import Person
 
+MAX_ADVANCE = 10 * 365 * 86400
 routes = web.RouteTableDef()
 
 
@@ -152,8 +153,8 @@ async def clock(request: web.Request) -> web.Response:
     seconds = (await json_body(request)).get("advance")
     if seconds is None:
         raise missing("advance")
-    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-        raise invalid("advance must be a non-negative number of seconds")
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not 0 <= seconds <= MAX_ADVANCE:
+        raise invalid(f"advance must be between 0 and {MAX_ADVANCE} seconds")
     emu.advance_clock(float(seconds))
     return ok({"now": iso(emu.clock.now()), "offset_seconds": emu.clock.offset.total_seconds()})
 

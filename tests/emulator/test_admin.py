@@ -73,6 +73,7 @@ async def test_people_clock_reset_faults_and_webhook_log(
     advanced = (await admin.post("/clock", json={"advance": 120})).json()
     assert advanced["offset_seconds"] == 120
     assert (await admin.post("/clock", json={"advance": -1})).status_code == 400
+    assert (await admin.post("/clock", json={"advance": 1e300})).status_code == 400
 
     faults = {"seed": 3, "rate_limit_storm": 1, "rules": [{"path": "/api/partner/v3/phone_numbers", "error_rate": 1}]}
     assert (await admin.post("/faults", json=faults)).status_code == 200
