@@ -88,7 +88,7 @@ async def test_retries_5xx_and_429_until_success(
     receiver.statuses = [500, 503, 429]
     result = await emu.inbound(PERSON, "hello")
     await emu.wait_for(lambda: any(e["status"] == 200 for e in emu.webhook_log()))
-    assert [d.json["event_id"] for d in receiver.deliveries] == result["event_ids"] * 4
+    assert [d.json["event_id"] for d in receiver.deliveries] == result["event_ids"][-1:] * 4
     assert [(e["attempt"], e["status"]) for e in emu.webhook_log()] == [(1, 500), (2, 503), (3, 429), (4, 200)]
 
 
@@ -147,7 +147,7 @@ async def test_duplicate_and_out_of_order_faults(
     emu.set_faults(FaultConfig(seed=1, webhook_duplicate_rate=1.0))
     first = await emu.inbound(PERSON, "one")
     await emu.wait_for(lambda: len(receiver.deliveries) == 2)
-    assert [d.json["event_id"] for d in receiver.deliveries] == first["event_ids"] * 2
+    assert [d.json["event_id"] for d in receiver.deliveries] == first["event_ids"][-1:] * 2
 
     receiver.deliveries.clear()
     emu.set_faults(FaultConfig(seed=1, webhook_out_of_order_rate=1.0))
