@@ -220,9 +220,15 @@ async def simulate(
     *,
     emulator: Emulator | None = None,
     host: str = "127.0.0.1",
+    configure_line: bool = True,
+    bot_port: int = 0,
     **emulator_options: Any,
 ) -> AsyncIterator[Simulation]:
-    """Start the emulator (unless given a running one) and the bot's webhook server, wired together."""
+    """Start the emulator (unless given a running one) and the bot's webhook server, wired together.
+
+    ``configure_line=False`` leaves ``LINQ_PHONE_NUMBER`` unset, so proactive sends use Linq's automatic line
+    selection (``POST /v3/messages``). ``bot_port`` fixes the bot's webhook port (0: any free port).
+    """
     emu = emulator or Emulator(**emulator_options)
     owns_emulator = emulator is None
     if owns_emulator:
@@ -239,11 +245,11 @@ async def simulate(
             api_key=emu.api_key,
             base_url=emu.base_url,
             webhook_secret=subscription.signing_secret,
-            phone_number=emu.line,
+            phone_number=emu.line if configure_line else None,
         )
         runner = web.AppRunner(bot.app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, host, 0)
+        site = web.TCPSite(runner, host, bot_port)
         await site.start()
         port = runner.addresses[0][1]
         await sdk.webhook_subscriptions.update(
