@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from linqbot import Bot, Context
 from linq import NotFoundError
 
+from linqbot import Bot, Context
 from linqbot.outbound import ChatUnavailable, InvalidRequest, OptedOut
 from linqbot.testing import simulate
 
