@@ -285,3 +285,21 @@ async def test_healthz(client: TestClient) -> None:
     response = await client.get("/healthz")
     assert response.status == 200
     assert (await response.json())["ok"] is True
+
+
+async def test_the_200_does_not_wait_for_a_slow_handler(aiohttp_client: Any) -> None:
+    bot = Bot(env_file=None)
+    release, started = asyncio.Event(), asyncio.Event()
+
+    @bot.on_message()
+    async def slow(ctx: Context) -> None:
+        started.set()
+        await release.wait()
+
+    client = await aiohttp_client(bot.app)
+    response = await post(client, with_event_id(load_fixture("message.received")))
+    assert response.status == 200  # answered while the handler is still blocked
+    await asyncio.wait_for(started.wait(), 5)
+    assert bot.inbox.pending == 1
+    release.set()
+    assert await bot.inbox.drain(5)
