@@ -68,6 +68,20 @@ class Handler:
         return True
 
 
+@dataclass(frozen=True, slots=True)
+class CommandDeclaration:
+    """A command declared with ``@router.command``: data only; the ``commands`` plugin parses messages and runs it.
+
+    Decorators run at import time, before any Bot (and so before plugins) exists, which is why this lives in core.
+    """
+
+    name: str
+    aliases: tuple[str, ...]
+    callback: HandlerFn
+    router: Router
+    hidden: bool = False
+
+
 def _require_async(fn: Callable[..., Any], what: str) -> None:
     if not inspect.iscoroutinefunction(fn):
         name = getattr(fn, "__qualname__", repr(fn))
@@ -91,6 +105,8 @@ class Router:
         self.name = name or type(self).__name__
         self.handlers: dict[str, list[Handler]] = {}
         self.error_handlers: list[tuple[type[BaseException], ErrorHandlerFn]] = []
+        self.commands: list[CommandDeclaration] = []
+        """Commands declared on this router (``@router.command``)."""
         self.routers: list[Router] = []
         self.parent: Router | None = None
         self.generation = _bump()
@@ -181,6 +197,25 @@ class Router:
         extra = (*predicates, _reaction_type(reaction)) if reaction is not None else predicates
         event_type = "reaction.removed" if removed else "reaction.added"
         return self.on_event(event_type, *extra, **filters)
+
+    def command(self, name: str, *, aliases: Iterable[str] = (), hidden: bool = False) -> Callable[[F], F]:
+        """Answer a typed command, ``weather paris`` or ``/weather paris``: ``async def fn(ctx, city: str)``.
+
+        Arguments are parsed from the signature after ``ctx``; the docstring is the help text. Needs the ``commands``
+        plugin (``linqbot_commands``, loaded by default); see docs/plugins.md.
+        """
+        names = (name, *((aliases,) if isinstance(aliases, str) else tuple(aliases)))
+        for label in names:
+            if not isinstance(label, str) or not label or any(ch.isspace() for ch in label):
+                raise ValueError(f"a command name must be one word without spaces, got {label!r}")
+
+        def decorator(fn: F) -> F:
+            _require_async(fn, "command")
+            self.commands.append(CommandDeclaration(names[0], names[1:], fn, self, hidden))
+            self._changed()
+            return fn
+
+        return decorator
 
     def on_error(self, *exception_types: type[BaseException]) -> Callable[[E], E]:
         """Handle exceptions raised while processing an event: ``async def fn(ctx, error)``."""
