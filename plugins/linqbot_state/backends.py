@@ -1,0 +1,50 @@
+"""Choosing a store from a URL: ``memory://``, ``sqlite:///state.db``, ``redis://host:6379/0`` — or any scheme a
+plugin adds through the ``linqbot_storage_backends`` hook.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from linqbot_state.memory_store import MemoryStore
+from linqbot_state.redis_store import RedisStore
+from linqbot_state.sqlite_store import SqliteStore
+from linqbot_state.store import Clock, StateStore, StateStoreError
+
+URL_SETTING = "LINQBOT_STATE_URL"
+DEFAULT_URL = "sqlite:///linqbot-state.db"
+"""Where ``linqbot run`` keeps state unless ``LINQBOT_STATE_URL`` says otherwise: a file in the working folder."""
+
+Factory = Callable[..., StateStore]
+
+
+def memory_from_url(url: str, *, clock: Clock = time.time) -> MemoryStore:
+    if url.rstrip("/") != "memory:":
+        raise StateStoreError(f"the memory state URL takes no location: use memory://, got {url!r}")
+    return MemoryStore(clock=clock)
+
+
+BUILT_IN: dict[str, Factory] = {
+    "memory": memory_from_url,
+    "sqlite": SqliteStore.from_url,
+    "redis": RedisStore.from_url,
+    "rediss": RedisStore.from_url,
+    "unix": RedisStore.from_url,
+}
+
+
+def store_from_url(url: str, backends: Mapping[str, Factory] | None = None, **options: Any) -> StateStore:
+    """Build the store ``url`` names; ``backends`` maps URL schemes to factories (default: the built-in ones)."""
+    table = BUILT_IN if backends is None else backends
+    scheme, sep, _ = url.partition("://")
+    factory = table.get(scheme.lower()) if sep else None
+    if factory is None:
+        known = ", ".join(f"{name}://" for name in sorted(table))
+        shown = f"{scheme}://" if sep else "a URL without a scheme"
+        raise StateStoreError(f"{URL_SETTING} uses {shown}, which no state backend handles; known: {known}")
+    store = factory(url, **options)
+    if not isinstance(store, StateStore):
+        raise StateStoreError(f"the {scheme}:// backend returned {type(store).__name__}, not a StateStore")
+    return store
