@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import importlib
 import importlib.util
 import sys
@@ -10,6 +12,8 @@ from pathlib import Path
 
 from linqbot.bot import Bot
 from linqbot.config import ConfigError
+from linqbot.dev import cli as dev_cli
+from linqbot.emulator import cli as emulator_cli
 from linqbot.plugins import PluginManager
 
 
@@ -53,8 +57,18 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dev(args: argparse.Namespace) -> int:
+    return dev_cli.run(load_bot(args.target), args)
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(emulator_cli.serve(emulator_cli.config_from_args(args), args.host, args.port))
+    return 0
+
+
 def _plugins(args: argparse.Namespace) -> int:
-    manager = PluginManager(args.select)
+    manager = PluginManager(args.select) if args.select is not None else args.loaded
     for info in manager.describe():
         print(f"{info.name}  ({info.module})")
         for hook in info.hooks:
@@ -74,11 +88,21 @@ def build_parser(plugins: PluginManager | None = None) -> argparse.ArgumentParse
     run.add_argument("--port", type=int, default=8080)
     run.set_defaults(func=_run)
 
+    dev = commands.add_parser("dev", help="run a bot against the local emulator, with a phone simulator in the browser")
+    dev_cli.add_arguments(dev)
+    dev.set_defaults(func=_dev)
+
+    emulator = commands.add_parser(
+        "emulator", help="run the local Linq API emulator", parents=[emulator_cli.build_parser()], add_help=False
+    )
+    emulator.set_defaults(func=_emulator)
+
+    loaded = plugins or PluginManager()
     listing = commands.add_parser("plugins", help="list loaded plugins and the hooks each implements")
     listing.add_argument("--select", default=None, help="a LINQBOT_PLUGINS-style selection to try")
-    listing.set_defaults(func=_plugins)
+    listing.set_defaults(func=_plugins, loaded=loaded)
 
-    (plugins or PluginManager()).hook.linqbot_cli(subparsers=commands)
+    loaded.hook.linqbot_cli(subparsers=commands)
     return parser
 
 

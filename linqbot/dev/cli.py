@@ -1,0 +1,90 @@
+"""The ``linqbot dev`` command: serve the phone simulator until Ctrl-C, or run a scripted ``--say`` conversation."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from linqbot.bot import Bot
+from linqbot.dev.conversation import converse
+from linqbot.dev.session import DEFAULT_PEOPLE, dev_session, phone_url
+from linqbot.emulator.errors import ApiError
+
+DEFAULT_PORT = 8700
+DEFAULT_BOT_PORT = 8701
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", help="path/to/bot.py[:attr] or package.module[:attr]")
+    parser.add_argument("--host", default="127.0.0.1", help="interface for the emulator, page and bot (%(default)s)")
+    parser.add_argument(
+        "--port", type=int, help=f"emulator and phone page port (default {DEFAULT_PORT}; with --say any free port)"
+    )
+    parser.add_argument(
+        "--bot-port", type=int, help=f"the bot's webhook port (default {DEFAULT_BOT_PORT}; with --say any free port)"
+    )
+    parser.add_argument(
+        "--say", action="append", metavar="TEXT", help="headless: send TEXT, print the bot's answer (repeatable)"
+    )
+    parser.add_argument(
+        "--from", dest="sender", default=DEFAULT_PEOPLE[0], help="headless: who says it (%(default)s)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, help="headless: seconds to wait for the bot per message (%(default)s)"
+    )
+
+
+def run(bot: Bot, args: argparse.Namespace) -> int:
+    """Run the command for an already loaded bot; returns the exit status."""
+    if args.say:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        return asyncio.run(_say(bot, args))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return asyncio.run(_serve(bot, args))
+
+
+async def _serve(bot: Bot, args: argparse.Namespace) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows' default loop
+            loop.add_signal_handler(signum, stop.set)
+    port = DEFAULT_PORT if args.port is None else args.port
+    bot_port = DEFAULT_BOT_PORT if args.bot_port is None else args.bot_port
+    try:
+        async with dev_session(bot, host=args.host, port=port, bot_port=bot_port) as sim:
+            webhook = next(iter(sim.emulator.engine.state.subscriptions.values())).target_url
+            print(f"linqbot dev: phone simulator at {phone_url(sim)}", flush=True)
+            print(f"  the bot's webhook: {webhook}", flush=True)
+            print(f"  Linq API emulator: {sim.emulator.base_url} (api key {sim.emulator.api_key!r})", flush=True)
+            print("  press Ctrl-C to stop", flush=True)
+            await stop.wait()
+    except OSError as exc:
+        print(f"linqbot dev: cannot listen on {args.host} ({exc.strerror}); choose --port / --bot-port", file=sys.stderr)
+        return 2
+    print("linqbot dev: stopped", flush=True)
+    return 0
+
+
+async def _say(bot: Bot, args: argparse.Namespace) -> int:
+    port = 0 if args.port is None else args.port
+    bot_port = 0 if args.bot_port is None else args.bot_port
+    try:
+        async with dev_session(bot, host=args.host, port=port, bot_port=bot_port) as sim:
+            conversation = await converse(
+                sim, args.say, sender=args.sender, timeout=args.timeout, echo=lambda line: print(line, flush=True)
+            )
+    except ApiError as exc:
+        print(f"linqbot dev: the emulator refused the message: {exc.message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"linqbot dev: cannot listen on {args.host} ({exc.strerror}); choose --port / --bot-port", file=sys.stderr)
+        return 2
+    if conversation.answered_all:
+        return 0
+    print(f"linqbot dev: the bot did not answer {', '.join(conversation.unanswered)}", file=sys.stderr)
+    return 1
