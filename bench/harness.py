@@ -1,0 +1,83 @@
+"""Timing: interleaved rounds, every configuration on the same event loop, medians of per-event times.
+
+The machine is shared and noisy, so each round runs every configuration once (the order rotating from round to
+round), times whole batches with ``perf_counter_ns``, and the report compares medians taken in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import statistics
+import time
+from dataclasses import dataclass, field
+
+from bench.scenario import Runner, runners
+
+
+@dataclass
+class Figures:
+    """Per-event microseconds of one configuration, one entry per measured round."""
+
+    name: str
+    parse_us: list[float] = field(default_factory=list)
+    total_us: list[float] = field(default_factory=list)
+
+    @property
+    def parse(self) -> float:
+        return statistics.median(self.parse_us)
+
+    @property
+    def total(self) -> float:
+        """Median per-event time of parse + dispatch."""
+        return statistics.median(self.total_us)
+
+
+@dataclass
+class Measurement:
+    rounds: int
+    events: int
+    figures: list[Figures]
+    runners: list[Runner]
+
+    def figure(self, name_prefix: str) -> Figures:
+        return next(f for f in self.figures if f.name.startswith(name_prefix))
+
+
+def _time_parse(runner: Runner) -> int:
+    parse = runner.parse
+    start = time.perf_counter_ns()
+    for raw in runner.payloads:
+        parse(raw)
+    return time.perf_counter_ns() - start
+
+
+async def _time_full(runner: Runner) -> int:
+    parse, dispatch = runner.parse, runner.dispatch
+    start = time.perf_counter_ns()
+    for raw in runner.payloads:
+        await dispatch(parse(raw))
+    return time.perf_counter_ns() - start
+
+
+async def measure_async(rounds: int = 5, events: int = 2000, warmup: int = 1) -> Measurement:
+    """Run ``warmup`` unrecorded rounds, then ``rounds`` recorded ones, of ``events`` events per configuration."""
+    built = runners(events)
+    figures = [Figures(runner.name) for runner in built]
+    for round_index in range(warmup + rounds):
+        shift = round_index % len(built)
+        order = list(range(len(built)))[shift:] + list(range(len(built)))[:shift]
+        for index in order:
+            runner = built[index]
+            gc.collect()
+            parse_ns = _time_parse(runner)
+            gc.collect()
+            full_ns = await _time_full(runner)
+            if round_index >= warmup:
+                figures[index].parse_us.append(parse_ns / events / 1000)
+                figures[index].total_us.append(full_ns / events / 1000)
+    return Measurement(rounds, events, figures, built)
+
+
+def measure(rounds: int = 5, events: int = 2000, warmup: int = 1) -> Measurement:
+    return asyncio.run(measure_async(rounds, events, warmup))
