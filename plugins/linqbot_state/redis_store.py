@@ -7,9 +7,11 @@ records; whether a key is live is always decided by the store's clock, like on e
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from linqbot_state.store import Clock, StateStore, StateStoreError, Write
@@ -29,17 +31,23 @@ class RedisStore(StateStore):
         *,
         client: Redis | None = None,
         prefix: str = DEFAULT_PREFIX,
+        max_connections: int = 50,
         clock: Clock = time.time,
     ) -> None:
         super().__init__(clock=clock)
         try:
-            from redis.asyncio import Redis
+            from redis.asyncio import BlockingConnectionPool, Redis
         except ImportError as exc:
             raise StateStoreError("the Redis state backend needs redis-py: pip install 'linqbot[redis]'") from exc
         self.url = url
         self.prefix = prefix
         self._owns_client = client is None
-        self._redis: Redis = client if client is not None else Redis.from_url(url, decode_responses=True)
+        if client is None:
+            # Blocking: a burst of updates waits for a free connection instead of failing with "Too many connections".
+            pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, decode_responses=True)
+            client = Redis.from_pool(pool)
+        self._redis: Redis = client
+        self._queues: dict[str, tuple[asyncio.Lock, list[int]]] = {}
 
     def __repr__(self) -> str:
         return f"RedisStore(prefix={self.prefix!r})"
@@ -72,7 +80,7 @@ class RedisStore(StateStore):
         from redis.exceptions import WatchError
 
         key = self._key(scope)
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with self._turn(key), self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
                     await pipe.watch(key)
@@ -89,6 +97,22 @@ class RedisStore(StateStore):
                     return
                 except WatchError:
                     continue
+
+    @asynccontextmanager
+    async def _turn(self, key: str) -> AsyncIterator[None]:
+        """This process's writers of ``key`` take turns (the lock lives only while someone uses it)."""
+        entry = self._queues.get(key)
+        if entry is None:
+            entry = self._queues[key] = (asyncio.Lock(), [0])
+        lock, users = entry
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._queues[key]
 
     async def _drop(self, scope: str) -> None:
         await self._redis.delete(self._key(scope))
