@@ -80,6 +80,7 @@ class PluginManager:
                 self._register_module(name)
         for obj in objects:
             self.register(obj)
+        self._reject_unknown_hooks()
 
     def _register_entry_point(self, ep: EntryPoint) -> None:
         try:
@@ -102,14 +103,27 @@ class PluginManager:
         log.error("plugin %s failed to load and was skipped: %s", name, self.failed[name])
 
     def register(self, plugin: object, name: str | None = None) -> None:
-        """Register a module or object implementing hooks (a no-op when it is already registered)."""
+        """Register a module or object implementing hooks (a no-op when it is already registered).
+
+        A plugin whose hooks don't fit the specs (wrong argument names, misspelt hook names) is reported and skipped.
+        """
         label = name or getattr(plugin, "__name__", None) or type(plugin).__name__
         if self.pm.is_registered(plugin) or self.pm.get_plugin(label) is not None:
             return
         try:
             self.pm.register(plugin, name=label)
         except Exception as exc:
+            if self.pm.is_registered(plugin):  # pluggy keeps a plugin whose hooks failed validation half-registered
+                self.pm.unregister(plugin)
             self._fail(label, exc)
+
+    def _reject_unknown_hooks(self) -> None:
+        """Unregister plugins implementing hooks nobody specified (a typo such as ``linqbot_stratup``)."""
+        for label, plugin in self.pm.list_name_plugin():
+            unknown = sorted(c.name for c in self.pm.get_hookcallers(plugin) or [] if not c.has_spec())
+            if unknown:
+                self.pm.unregister(plugin)
+                self._fail(label, LookupError(f"implements unknown hook(s) {', '.join(unknown)}"))
 
     def implemented(self, hook_name: str) -> bool:
         """Whether any loaded plugin implements ``hook_name`` (so unused hooks cost nothing per event)."""
