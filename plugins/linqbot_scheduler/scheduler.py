@@ -1,0 +1,524 @@
+"""A bot's scheduler: APScheduler 3's ``AsyncIOScheduler`` over a SQLAlchemy job store, plus a run log.
+
+Jobs are stored by reference (``module:function``) with pickled arguments, so they survive restarts; decorated jobs
+are re-registered at start-up under stable ids, replacing (never duplicating) the stored copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from apscheduler.events import (  # type: ignore[import-untyped]
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    EVENT_SCHEDULER_SHUTDOWN,
+    JobEvent,
+)
+from apscheduler.job import Job  # type: ignore[import-untyped]
+from apscheduler.jobstores.base import JobLookupError  # type: ignore[import-untyped]
+from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.date import DateTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
+from apscheduler.util import obj_to_ref, ref_to_obj  # type: ignore[import-untyped]
+from sqlalchemy import Engine
+
+from linqbot.redact import mask_handle
+from linqbot_scheduler import jobs as builtin
+from linqbot_scheduler.runlog import JobRun, RunLog
+from linqbot_scheduler.store import (
+    JobInfo,
+    JobNotFound,
+    cancel_stored,
+    job_store,
+    open_engine,
+    resolve_url,
+    stored_jobs,
+)
+
+if TYPE_CHECKING:
+    from linqbot.bot import Bot
+
+log = logging.getLogger("linqbot.scheduler")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_MISFIRE_GRACE = 300
+"""Seconds a run may be late (the bot was down or busy) and still happen; later runs are recorded as missed."""
+
+
+class JobNotPersistable(TypeError):
+    """The job cannot be stored: its function is not importable by reference, or its arguments don't pickle."""
+
+
+class SchedulerNotRunning(RuntimeError):
+    """Scheduling one-off work needs the running bot (its scheduler starts with the bot)."""
+
+
+@dataclass
+class JobSpec:
+    """A job another plugin hands over through ``linqbot_scheduled_jobs``; a dict with these keys works too.
+
+    ``trigger`` is ``"interval"``, ``"cron"``, ``"date"`` or an APScheduler trigger; ``trigger_args`` are its fields
+    (in a dict spec, other keys are trigger fields: ``{"func": f, "trigger": "cron", "hour": 9}``).
+    """
+
+    func: Callable[..., Any] | str
+    trigger: str | BaseTrigger
+    trigger_args: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+    name: str | None = None
+    args: Sequence[Any] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def coerce(cls, spec: JobSpec | Mapping[str, Any]) -> JobSpec:
+        if isinstance(spec, JobSpec):
+            return spec
+        known = {"func", "trigger", "trigger_args", "id", "name", "args", "kwargs"}
+        if "func" not in spec or "trigger" not in spec:
+            raise ValueError(f"a job spec needs 'func' and 'trigger', got keys {sorted(spec)}")
+        extra = {k: v for k, v in spec.items() if k not in known}
+        base = {k: v for k, v in spec.items() if k in known}
+        return cls(**base, trigger_args={**dict(spec.get("trigger_args") or {}), **extra})
+
+    def build_trigger(self, timezone: tzinfo) -> BaseTrigger:
+        if isinstance(self.trigger, BaseTrigger):
+            return self.trigger
+        kinds: dict[str, Any] = {"interval": IntervalTrigger, "cron": CronTrigger, "date": DateTrigger}
+        if self.trigger not in kinds:
+            raise ValueError(f"unknown trigger {self.trigger!r}: use interval, cron, date or an APScheduler trigger")
+        return kinds[self.trigger](**{"timezone": timezone, **self.trigger_args})
+
+
+@dataclass
+class _Pending:
+    func: Callable[..., Any]
+    trigger: BaseTrigger
+    id: str | None
+    name: str | None
+    options: dict[str, Any]
+
+
+def reference(func: Callable[..., Any] | str) -> str:
+    """The ``module:function`` a stored job runs; raises `JobNotPersistable` saying why one can't be made."""
+    if isinstance(func, str):
+        ref = func
+        try:
+            ref_to_obj(ref)
+        except (ImportError, LookupError, ValueError) as exc:
+            raise JobNotPersistable(f"cannot import job function {ref!r}: {exc}") from exc
+        return ref
+    try:
+        ref = str(obj_to_ref(func))
+        found = ref_to_obj(ref)
+    except (ValueError, TypeError, ImportError, LookupError) as exc:
+        raise JobNotPersistable(
+            f"{func!r} cannot be a stored job ({exc}). Jobs survive restarts as an importable reference "
+            "('module:function'): use a module-level function, not a lambda, closure, partial or bound method, "
+            "and pass data through args=/kwargs="
+        ) from exc
+    if found is not func and getattr(found, "__wrapped__", None) is not func:
+        raise JobNotPersistable(f"{ref!r} does not name {func!r} (was it redefined or wrapped?)")
+    return ref
+
+
+def _check_arguments(ref: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+    try:
+        pickle.dumps((tuple(args), dict(kwargs)))
+    except Exception as exc:
+        raise JobNotPersistable(
+            f"the arguments of job {ref!r} cannot be stored ({type(exc).__name__}: {exc}); pass plain data "
+            "(str, int, dict, list…) and look live objects up when the job runs"
+        ) from exc
+
+
+def _aware(moment: datetime | timedelta) -> datetime:
+    if isinstance(moment, timedelta):
+        return datetime.now(UTC) + moment
+    if moment.tzinfo is None:
+        raise ValueError("at= needs a timezone-aware datetime (e.g. datetime.now(UTC) + timedelta(hours=1))")
+    return moment
+
+
+class BotScheduler:
+    """Scheduling for one bot; ``bot.every``, ``bot.cron``, ``bot.schedule``… are this object's methods."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        url: str | None = None,
+        timezone: str | tzinfo = UTC,
+        misfire_grace_time: int = DEFAULT_MISFIRE_GRACE,
+        coalesce: bool = True,
+    ) -> None:
+        self.bot = bot
+        self._url = url
+        self.timezone: tzinfo = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
+        self.misfire_grace_time = misfire_grace_time
+        self.coalesce = coalesce
+        self.apscheduler: AsyncIOScheduler | None = None
+        """The underlying ``AsyncIOScheduler`` while the bot runs, for anything not wrapped here."""
+        self.run_log: RunLog | None = None
+        self._engine: Engine | None = None
+        self._decorated: list[_Pending] = []
+        self._waiters: list[tuple[str, asyncio.Future[JobRun]]] = []
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._stopped = asyncio.Event()
+
+    # -- configuration ------------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return resolve_url(self._url)
+
+    def configure(
+        self, *, url: str | None = None, timezone: str | tzinfo | None = None, misfire_grace_time: int | None = None
+    ) -> None:
+        """Change settings before the bot starts."""
+        if self.running:
+            raise RuntimeError("configure the scheduler before the bot starts")
+        self._url = url or self._url
+        if timezone is not None:
+            self.timezone = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
+        if misfire_grace_time is not None:
+            self.misfire_grace_time = misfire_grace_time
+
+    @property
+    def running(self) -> bool:
+        return self.apscheduler is not None
+
+    # -- decorators ---------------------------------------------------------------------------------------------
+
+    def every(
+        self,
+        *,
+        weeks: int = 0,
+        days: int = 0,
+        hours: int = 0,
+        minutes: int = 0,
+        seconds: int = 0,
+        id: str | None = None,
+        name: str | None = None,
+        jitter: int | None = None,
+        **options: Any,
+    ) -> Callable[[F], F]:
+        """Run the decorated function every interval while the bot runs (the first run one interval after start)."""
+        if not any((weeks, days, hours, minutes, seconds)):
+            raise ValueError("every() needs a positive interval, e.g. every(minutes=5)")
+        trigger = IntervalTrigger(
+            weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds, jitter=jitter, timezone=self.timezone
+        )
+        return self._decorator(trigger, id, name, options)
+
+    def cron(
+        self,
+        expression: str | None = None,
+        *,
+        timezone: str | tzinfo | None = None,
+        id: str | None = None,
+        name: str | None = None,
+        **fields: Any,
+    ) -> Callable[[F], F]:
+        """Run on a cron schedule: ``cron("0 9 * * mon-fri", timezone="Europe/Paris")`` or ``cron(hour=9)``."""
+        zone = timezone or self.timezone
+        options: dict[str, Any] = {
+            k: fields.pop(k) for k in ("misfire_grace_time", "coalesce", "max_instances") if k in fields
+        }
+        if expression is not None and fields:
+            raise ValueError("give cron() either an expression or keyword fields, not both")
+        try:
+            trigger = (
+                CronTrigger.from_crontab(expression, timezone=zone)
+                if expression is not None
+                else CronTrigger(timezone=zone, **fields)
+            )
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"invalid cron schedule {expression or fields!r}: {exc}") from exc
+        return self._decorator(trigger, id, name, options)
+
+    def _decorator(
+        self, trigger: BaseTrigger, job_id: str | None, name: str | None, options: dict[str, Any]
+    ) -> Callable[[F], F]:
+        def register(func: F) -> F:
+            if not callable(func):
+                raise TypeError(f"a scheduled job must be a function, got {func!r}")
+            pending = _Pending(func, trigger, job_id, name, options)
+            if self.running:
+                self._add_recurring(pending)
+            else:
+                self._decorated.append(pending)
+            return func
+
+        return register
+
+    # -- one-off work -------------------------------------------------------------------------------------------
+
+    async def schedule(
+        self,
+        func: Callable[..., Any] | str,
+        *,
+        at: datetime | timedelta,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        id: str | None = None,
+        name: str | None = None,
+        misfire_grace_time: int | None = None,
+    ) -> JobInfo:
+        """Run ``func(*args, **kwargs)`` once at ``at`` (aware datetime, or a delay from now)."""
+        ref = reference(func)
+        kwargs = dict(kwargs or {})
+        _check_arguments(ref, args, kwargs)
+        job = self._require().add_job(
+            ref,
+            DateTrigger(run_date=_aware(at)),
+            args=tuple(args),
+            kwargs=kwargs,
+            id=id or f"job-{uuid.uuid4().hex[:12]}",
+            name=name or ref,
+            **self._options(misfire_grace_time=misfire_grace_time),
+        )
+        return _info(job)
+
+    async def schedule_message(
+        self,
+        *,
+        at: datetime | timedelta,
+        text: str | None = None,
+        to: str | Sequence[str] | None = None,
+        chat_id: str | None = None,
+        media: str | Sequence[str] | None = None,
+        effect: str | None = None,
+        id: str | None = None,
+        misfire_grace_time: int | None = None,
+    ) -> JobInfo:
+        """Send a message later (to a person or group by handle, or into a chat), through every outbound gate."""
+        if (to is None) == (chat_id is None):
+            raise ValueError("schedule_message needs exactly one of to= or chat_id=")
+        if text is None and media is None:
+            raise ValueError("schedule_message needs text= or media=")
+        job_id = id or f"message-{uuid.uuid4().hex[:12]}"
+        recipients = to if to is None or isinstance(to, str) else list(to)
+        where = f"chat {chat_id}" if chat_id else mask_handle(recipients if isinstance(recipients, str) else None)
+        return await self.schedule(
+            builtin.send_scheduled_message,
+            at=at,
+            args=(self.bot.name, job_id),
+            kwargs={
+                "to": recipients,
+                "chat_id": chat_id,
+                "text": text,
+                "media": media if media is None or isinstance(media, str) else list(media),
+                "effect": effect,
+            },
+            id=job_id,
+            name=f"message to {where}",
+            misfire_grace_time=misfire_grace_time,
+        )
+
+    # -- listing and cancelling ---------------------------------------------------------------------------------
+
+    def jobs(self) -> list[JobInfo]:
+        """Every stored job, soonest first (read from the store when the bot is not running)."""
+        if self.apscheduler is not None:
+            return [_info(job) for job in self.apscheduler.get_jobs()]
+        engine = open_engine(self.url)
+        try:
+            return stored_jobs(engine)
+        finally:
+            engine.dispose()
+
+    def cancel_job(self, job_id: str) -> None:
+        """Remove a job; raises `JobNotFound` for an unknown id."""
+        if self.apscheduler is not None:
+            try:
+                self.apscheduler.remove_job(job_id)
+            except JobLookupError:
+                raise JobNotFound(job_id) from None
+            return
+        engine = open_engine(self.url)
+        try:
+            cancel_stored(engine, job_id)
+        finally:
+            engine.dispose()
+
+    def run_now(self, job_id: str) -> None:
+        """Make a job due now (it runs on the scheduler as at its time; a recurring job then keeps its schedule)."""
+        try:
+            self._require().modify_job(job_id, next_run_time=datetime.now(UTC))
+        except JobLookupError:
+            raise JobNotFound(job_id) from None
+
+    def job_runs(self, job_id: str | None = None, limit: int = 100) -> list[JobRun]:
+        """Recorded outcomes (ok / error / missed), oldest first."""
+        if self.run_log is not None:
+            return self.run_log.runs(job_id, limit)
+        engine = open_engine(self.url)
+        try:
+            return RunLog(engine).runs(job_id, limit)
+        finally:
+            engine.dispose()
+
+    async def wait_for_run(self, job_id: str, timeout: float = 10.0) -> JobRun:
+        """The next outcome recorded for ``job_id`` after this call (for tests and scripts that await a job)."""
+        future: asyncio.Future[JobRun] = asyncio.get_running_loop().create_future()
+        entry = (job_id, future)
+        self._waiters.append(entry)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            if entry in self._waiters:
+                self._waiters.remove(entry)
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store, re-register decorated and plugin jobs, and begin running due jobs."""
+        if self.running:
+            return
+        self._engine = open_engine(self.url)
+        self.run_log = RunLog(self._engine)
+        self.run_log.create()
+        scheduler = AsyncIOScheduler(
+            jobstores={"default": job_store(self._engine)},
+            job_defaults={
+                "misfire_grace_time": self.misfire_grace_time,
+                "coalesce": self.coalesce,
+                "max_instances": 1,
+            },
+            timezone=self.timezone,
+        )
+        scheduler.add_listener(self._on_event)
+        self._in_flight = 0
+        self._idle.set()
+        self._stopped.clear()
+        scheduler.start(paused=True)
+        self.apscheduler = scheduler
+        builtin.register_running(self.bot)
+        try:
+            for pending in self._decorated:
+                self._add_recurring(pending)
+            for spec in self.bot.plugins.collect("linqbot_scheduled_jobs", bot=self.bot):
+                self._add_spec(JobSpec.coerce(spec))
+        except Exception:
+            await self.stop()
+            raise
+        scheduler.resume()
+        log.info("scheduler started with %d stored jobs", len(scheduler.get_jobs()))
+
+    async def stop(self, timeout: float = 25.0) -> None:
+        """Start no new runs, let runs under way finish (up to ``timeout``), then close the store."""
+        scheduler = self.apscheduler
+        if scheduler is None:
+            return
+        scheduler.pause()
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            log.warning("scheduler stopping with %d jobs still running; they are cancelled", self._in_flight)
+        scheduler.shutdown(wait=False)
+        await self._stopped.wait()  # AsyncIOScheduler shuts down on the next loop turn
+        self.apscheduler = None
+        self.run_log = None
+        builtin.unregister_running(self.bot)
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    # -- internals ----------------------------------------------------------------------------------------------
+
+    def _require(self) -> AsyncIOScheduler:
+        if self.apscheduler is None:
+            raise SchedulerNotRunning(
+                "the scheduler runs with the bot: schedule one-off jobs from handlers, start-up hooks or after "
+                "await bot.startup()"
+            )
+        return self.apscheduler
+
+    def _options(self, **given: Any) -> dict[str, Any]:
+        return {k: v for k, v in given.items() if v is not None}
+
+    def _add_recurring(self, pending: _Pending) -> None:
+        ref = reference(pending.func)
+        self._require().add_job(
+            ref,
+            pending.trigger,
+            id=pending.id or ref,
+            name=pending.name or ref,
+            replace_existing=True,
+            **pending.options,
+        )
+
+    def _add_spec(self, spec: JobSpec) -> None:
+        ref = reference(spec.func)
+        _check_arguments(ref, spec.args, spec.kwargs)
+        self._require().add_job(
+            ref,
+            spec.build_trigger(self.timezone),
+            args=tuple(spec.args),
+            kwargs=dict(spec.kwargs),
+            id=spec.id or ref,
+            name=spec.name or ref,
+            replace_existing=True,
+        )
+
+    def _on_event(self, event: Any) -> None:
+        if event.code == EVENT_SCHEDULER_SHUTDOWN:
+            self._stopped.set()
+            return
+        if not isinstance(event, JobEvent):
+            return
+        if event.code == EVENT_JOB_SUBMITTED:  # one outcome event follows per submitted run time
+            self._in_flight += len(event.scheduled_run_times)
+            self._idle.clear()
+            return
+        self._in_flight = max(self._in_flight - 1, 0)
+        if self._in_flight == 0:
+            self._idle.set()
+        run = _run_from(event)
+        if run is None:
+            return
+        if run.outcome == "missed":
+            log.warning("job %s missed its run at %s (later than misfire_grace_time)", run.job_id, run.scheduled_for)
+        if self.run_log is not None:
+            self.run_log.record(run)
+        for job_id, future in list(self._waiters):
+            if job_id == run.job_id and not future.done():
+                future.set_result(run)
+
+
+def _run_from(event: Any) -> JobRun | None:
+    now = datetime.now(UTC)
+    scheduled = getattr(event, "scheduled_run_time", None)
+    if event.code == EVENT_JOB_EXECUTED:
+        detail = "" if event.retval is None else str(event.retval)
+        return JobRun(event.job_id, scheduled, now, "ok", detail)
+    if event.code == EVENT_JOB_ERROR:
+        error = event.exception
+        return JobRun(event.job_id, scheduled, now, "error", f"{type(error).__name__}: {error}")
+    if event.code == EVENT_JOB_MISSED:
+        return JobRun(event.job_id, scheduled, now, "missed", "later than misfire_grace_time")
+    return None
+
+
+def _info(job: Job) -> JobInfo:
+    return JobInfo(
+        id=str(job.id),
+        name=str(job.name),
+        func=str(job.func_ref),
+        trigger=str(job.trigger),
+        next_run_time=getattr(job, "next_run_time", None),
+    )
