@@ -46,7 +46,7 @@ class StateRuntime:
         self.bot = bot
         self.asks = Asks()
         self._flows_generation = -1
-        self._uses_flows = False
+        self._flow_event_types: frozenset[str] = frozenset()
 
     def install(self) -> None:
         if not hasattr(self.bot, "state_store"):
@@ -86,37 +86,39 @@ class StateRuntime:
 
     # -- per event ---------------------------------------------------------------------------------------------------
 
-    @property
-    def uses_flows(self) -> bool:
-        """Whether any handler filters by ``state=`` (recomputed only when the router tree changes)."""
+    def reads_flow_for(self, event_type: str) -> bool:
+        """Whether some ``event_type`` handler filters by ``state=`` (recomputed only when the router tree changes)."""
         generation = self.bot.generation
         if generation != self._flows_generation:
-            self._uses_flows = any(
-                isinstance(flt.check, StateFilter)
+            self._flow_event_types = frozenset(
+                event_type
                 for router in self.bot.walk()
-                for handlers in router.handlers.values()
+                for event_type, handlers in router.handlers.items()
                 for handler in handlers
-                for flt in handler.filters
+                if any(isinstance(flt.check, StateFilter) for flt in handler.filters)
             )
             self._flows_generation = generation
-        return self._uses_flows
+        return event_type in self._flow_event_types
 
     async def middleware(self, ctx: Context, call_next: Next[Context]) -> Any:
         chat_id, sender = ctx.chat_id, ctx.sender
         store = self.store
         binding = Binding(self, ctx, store, chat_id, sender)
+        event_type = ctx.event.event_type
         if chat_id is None or sender is None:
             return await call_next(ctx)
-        turn = self.asks.waiting((chat_id, sender))
+        turn = self.asks.waiting((chat_id, sender)) if self.asks else None
         message = ctx.message
         if (
             turn is not None
             and message is not None
-            and ctx.event.event_type == MESSAGE_RECEIVED
+            and event_type == MESSAGE_RECEIVED
             and message.reconciled_at is None
         ):
             return await turn.resume(message)
-        if self.uses_flows:
+        if not self.bot.dispatcher.handles(event_type):
+            return await call_next(ctx)
+        if self.reads_flow_for(event_type):
             ctx.__dict__["current_state"] = await store.get_flow(chat_id, sender)
         binding.turn = Turn((chat_id, sender))
         return await binding.turn.run(call_next(ctx))
