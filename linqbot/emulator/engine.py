@@ -58,6 +58,7 @@ class Engine:
         self._changed = asyncio.Event()
         self._subscribers: list[asyncio.Queue[Json]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._timers: list[asyncio.TimerHandle] = []
 
     # ---- change stream -------------------------------------------------------------------------------
 
@@ -347,7 +348,7 @@ class Engine:
         for person in people:
             if person.auto_reply:
                 await asyncio.sleep(person.reply_delay)
-                if not chat.left:
+                if not chat.left and chat.member(person.handle) is not None:
                     self.inbound(from_=person.handle, chat_id=chat.id, text=person.auto_reply)
 
     def _fail(self, chat: Chat, message: Message, code: int, trace_id: str | None) -> None:
@@ -617,7 +618,7 @@ class Engine:
         was_on = handle in chat.typing
         if on:
             chat.typing[handle] = self.clock.now() + timedelta(seconds=self.config.typing_ttl)
-            asyncio.get_running_loop().call_later(self.config.typing_ttl, self.sweep_typing)
+            self._timers.append(asyncio.get_running_loop().call_later(self.config.typing_ttl, self.sweep_typing))
         else:
             chat.typing.pop(handle, None)
         if was_on == on and not on:
@@ -715,6 +716,9 @@ class Engine:
     # ---- lifecycle -----------------------------------------------------------------------------------
 
     async def _cancel_tasks(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

@@ -3,7 +3,7 @@
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -229,7 +229,7 @@ class Emulator:
         """Wait until message lifecycles and webhook deliveries under way have finished; True if any were."""
         return await self.engine.settle()
 
-    async def subscribe(self) -> AsyncIterator[Json]:
+    async def subscribe(self) -> AsyncGenerator[Json, None]:
         """Async iterator over every change (same items as the ``/_emulator/ws`` stream)."""
         queue = self.engine.subscribe()
         try:

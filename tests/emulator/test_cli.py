@@ -1,5 +1,12 @@
-"""The command line maps flags onto the emulator configuration."""
+"""The command line maps flags onto the emulator configuration and serves the API."""
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
 import pytest
 
 from linqbot.emulator.cli import build_parser, config_from_args
@@ -27,3 +34,23 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     config = config_from_args(build_parser().parse_args([]))
     assert config.api_key == "dev-key" and config.lines[0].phone_number == "+15550000001"
     assert config.faults.rules == []
+
+
+def test_module_entry_point_serves_the_api(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "linqbot.emulator", "--port", "0", "--api-key", "cli-key", "--db",
+               str(tmp_path / "db.sqlite")]  # fmt: skip
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:
+        try:
+            assert process.stdout is not None
+            banner = process.stdout.readline()  # printed once the server is listening
+            url = re.search(r"on (http://\S+)", banner)
+            assert url, banner
+            response = httpx.get(
+                f"{url.group(1)}/api/partner/v3/phone_numbers", headers={"Authorization": "Bearer cli-key"}
+            )
+            assert response.status_code == 200
+            assert response.json()["phone_numbers"][0]["phone_number"] == "+15550000001"
+        finally:
+            process.terminate()

@@ -8,7 +8,7 @@ import linq
 import pytest
 
 from linqbot.emulator import Emulator, FaultConfig, FaultRule
-from tests.emulator.conftest import PERSON
+from tests.emulator.conftest import PERSON, Receiver
 
 TEXT: Any = {"parts": [{"type": "text", "value": "Hello"}]}
 
@@ -63,3 +63,12 @@ async def test_admin_routes_are_never_faulted(emu: Emulator) -> None:
     emu.set_faults(FaultConfig(rules=[FaultRule(path="*", error_rate=1.0)]))
     async with httpx.AsyncClient(base_url=emu.url) as http:
         assert (await http.delete("/_emulator/faults")).status_code == 200
+
+
+async def test_webhook_delivery_delay(emu: Emulator, client: linq.AsyncLinqAPIV3, receiver: Receiver) -> None:
+    await client.webhook_subscriptions.create(target_url=receiver.url, subscribed_events=["message.received"])
+    emu.set_faults(FaultConfig(webhook_delay_ms=200))
+    started = time.monotonic()
+    await emu.inbound(PERSON, "slow")
+    await emu.wait_for(lambda: receiver.deliveries)
+    assert time.monotonic() - started >= 0.2

@@ -242,7 +242,7 @@ async def remove_participant(request: web.Request) -> web.Response:
     participant = chat.member(handle)
     if participant is None or participant.is_me:
         raise invalid(f"{handle} is not a participant of this chat")
-    if len(chat.others()) < 3:  # you + the others; the removed one leaves
+    if len(chat.others()) < 3:  # afterwards: you + (others - 1) participants
         raise ApiError(409, 2015, "At least 3 participants must remain in the group")
     now = emu.clock.now()
     participant.status, participant.left_at = "removed", now
