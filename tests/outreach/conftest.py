@@ -8,16 +8,16 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from linqbot_outreach import Recipient
 
 from linqbot import Bot
-from linqbot_outreach import Recipient
 
 START = datetime.fromisoformat("2026-03-10T15:00:00+00:00")
 """11:00 in New York, 00:00 the next day in Tokyo."""
 
 
 class FastClock:
-    """Injected campaign time: ``sleep`` moves time forward at once, so hours of pacing and quiet hours pass instantly."""
+    """Injected campaign time: ``sleep`` moves time forward at once, so hours of pacing and quiet hours pass at once."""
 
     def __init__(self, start: datetime = START) -> None:
         self.at = start.timestamp()

@@ -7,11 +7,11 @@ from datetime import datetime, time
 from pathlib import Path
 
 import pytest
+from linqbot_outreach import Campaign, CampaignInvalid, Pacing, Recipient, SendingWindow
 
 from linqbot.middleware import Pacing as SafeguardPacing
 from linqbot.middleware import Safeguards
 from linqbot.testing import Simulation, simulate
-from linqbot_outreach import Campaign, CampaignInvalid, Pacing, Recipient, SendingWindow
 
 from .conftest import START, FastClock, handles, outreach_bot, people
 
