@@ -1,7 +1,32 @@
-"""Between accepting an event and dispatching it: deduplication and per-chat ordered queues."""
+"""Between accepting an event and dispatching it: durable storage, dedup, per-chat ordered lanes, leadership.
 
-from linqbot.inbox.dedup import Deduplicator, MemoryDeduplicator
+Stores: `MemoryStore` (tests), `SQLiteStore` (one process, the default for ``linqbot run``), and
+``linqbot.inbox.redis_store.RedisStore`` (many processes; needs ``linqbot[redis]``). See docs/durability.md.
+"""
+
 from linqbot.inbox.inbox import Inbox
-from linqbot.inbox.queue import ChatQueues
+from linqbot.inbox.status import StatusTracker
+from linqbot.inbox.store import (
+    DEFAULT_RETENTION,
+    InboxStore,
+    InboxUnavailable,
+    Leadership,
+    MemoryStore,
+    SoleLeadership,
+    StoredEvent,
+)
+from linqbot.inbox.url import DEFAULT_FILE_URL, store_from_url
 
-__all__ = ["ChatQueues", "Deduplicator", "Inbox", "MemoryDeduplicator"]
+__all__ = [
+    "DEFAULT_FILE_URL",
+    "DEFAULT_RETENTION",
+    "Inbox",
+    "InboxStore",
+    "InboxUnavailable",
+    "Leadership",
+    "MemoryStore",
+    "SoleLeadership",
+    "StatusTracker",
+    "StoredEvent",
+    "store_from_url",
+]

@@ -1,0 +1,308 @@
+"""The shared inbox for scaled-out bots: several processes, one Redis.
+
+Every step is one Lua script, so it is atomic across processes:
+
+* ``add``: ``SET ev:<id> <body> NX PX <retention>`` (the dedup record *is* the stored body) and ``RPUSH`` the id
+  onto its lane — a redelivery reaching any process is refused;
+* ``claim``: a per-lane lock ``SET lock:<lane> <owner> NX PX <ttl>``, renewed by a heartbeat every ttl/3 while the
+  worker runs, so a slow handler never loses its lane and a killed process frees it within ``lock_ttl``;
+* ``finish``: pop the lane's head and shrink the record to a done marker that lives for ``retention``;
+* ``release``: drop the lock only when the lane is empty, so an event pushed meanwhile is never stranded.
+
+All keys share the hash tag in ``prefix`` so the scripts also run on Redis Cluster. Redis must persist (AOF with
+``appendfsync always`` or ``everysec``): see docs/durability.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from linqbot.inbox.store import DEFAULT_RETENTION, Clock, InboxStore, InboxUnavailable, Leadership, StoredEvent
+
+log = logging.getLogger("linqbot.inbox")
+
+T = TypeVar("T")
+
+DEFAULT_LOCK_TTL = 10.0
+DEFAULT_PREFIX = "linqbot:{inbox}:"
+
+_ADD = """
+if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+if not redis.call('ZSCORE', KEYS[3], ARGV[4]) then
+    redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[4]), ARGV[4])
+end
+return 1
+"""
+
+_HEAD = """
+while true do
+    local id = redis.call('LINDEX', KEYS[1], 0)
+    if not id then return false end
+    local body = redis.call('GET', ARGV[1] .. id)
+    if body and body ~= '' then return {id, body} end
+    redis.call('LPOP', KEYS[1])
+end
+"""
+
+_FINISH = """
+if redis.call('LINDEX', KEYS[2], 0) == ARGV[1] then redis.call('LPOP', KEYS[2]) end
+redis.call('SET', KEYS[1], '', 'PX', ARGV[3])
+if redis.call('LLEN', KEYS[2]) == 0 then redis.call('ZREM', KEYS[3], ARGV[2]) end
+return 1
+"""
+
+_CLAIM = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+if holder then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+_RENEW = """
+local kept = {}
+for i, key in ipairs(KEYS) do
+    if redis.call('GET', key) == ARGV[1] then
+        redis.call('PEXPIRE', key, ARGV[2])
+        kept[i] = 1
+    else
+        kept[i] = 0
+    end
+end
+return kept
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 1 end
+if redis.call('LLEN', KEYS[2]) > 0 then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+_RESIGN = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"""
+
+
+async def _guard(call: Awaitable[T]) -> T:
+    """Redis errors become `InboxUnavailable`, which the webhook answers with 503."""
+    try:
+        return await call
+    except (RedisError, OSError) as exc:
+        raise InboxUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
+
+
+class _Heartbeat:
+    """Renews a set of owned keys every ``ttl/3``; keys found owned by someone else are dropped and reported."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        owner: str,
+        ttl: float,
+        on_lost: Callable[[str], None],
+    ) -> None:
+        self.keys: set[str] = set()
+        self._renew = client.register_script(_RENEW)
+        self._owner = owner
+        self._ttl_ms = int(ttl * 1000)
+        self._interval = ttl / 3
+        self._on_lost = on_lost
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._beat())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def renew_now(self) -> None:
+        keys = sorted(self.keys)
+        if not keys:
+            return
+        kept = await self._renew(keys=keys, args=[self._owner, self._ttl_ms])
+        for key, still_ours in zip(keys, kept, strict=True):
+            if not still_ours and key in self.keys:
+                self.keys.discard(key)
+                self._on_lost(key)
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.renew_now()
+            except (RedisError, OSError) as exc:
+                log.warning("inbox: lease heartbeat failed (%s); retrying", type(exc).__name__)
+
+
+class RedisLeadership(Leadership):
+    """One leader among all processes sharing a Redis: a lease key renewed every ttl/3, re-contested on loss."""
+
+    def __init__(self, client: aioredis.Redis, key: str, *, ttl: float = DEFAULT_LOCK_TTL) -> None:
+        self._client = client
+        self.key = key
+        self.owner = uuid.uuid4().hex
+        self._ttl_ms = int(ttl * 1000)
+        self._interval = ttl / 3
+        self._claim = client.register_script(_CLAIM)
+        self._resign = client.register_script(_RESIGN)
+        self._leader = False
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def is_leader(self) -> bool:
+        return self._leader
+
+    async def campaign(self) -> bool:
+        """Take or renew the lease once; True while this process leads."""
+        try:
+            won = bool(await self._claim(keys=[self.key], args=[self.owner, self._ttl_ms]))
+        except (RedisError, OSError) as exc:
+            log.warning("leadership %s: redis unreachable (%s); stepping down", self.key, type(exc).__name__)
+            won = False
+        if won != self._leader:
+            self._leader = won
+            self._changed.set()
+            self._changed = asyncio.Event()
+            log.info("leadership %s: %s", self.key, "acquired" if won else "lost")
+        return won
+
+    async def wait_until_leader(self) -> None:
+        while not self._leader:
+            await self._changed.wait()
+
+    async def start(self) -> None:
+        if self._task is None:
+            await self.campaign()
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            await self.campaign()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._leader:
+            with contextlib.suppress(RedisError, OSError):
+                await self._resign(keys=[self.key], args=[self.owner])
+            self._leader = False
+
+
+class RedisStore(InboxStore):
+    """The inbox shared by every process pointing at the same Redis and ``prefix``."""
+
+    shared = True
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        retention: float = DEFAULT_RETENTION,
+        lock_ttl: float = DEFAULT_LOCK_TTL,
+        prefix: str = DEFAULT_PREFIX,
+        clock: Clock = time.time,
+    ) -> None:
+        super().__init__(retention=retention, clock=clock)
+        if lock_ttl <= 0:
+            raise ValueError("lock_ttl must be positive (seconds a silent process keeps a chat)")
+        self.url = url
+        self.lock_ttl = lock_ttl
+        self.prefix = prefix
+        self.owner = uuid.uuid4().hex
+        self.client: aioredis.Redis = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        self._retention_ms = int(retention * 1000)
+        self._lock_ttl_ms = int(lock_ttl * 1000)
+        self._add = self.client.register_script(_ADD)
+        self._head = self.client.register_script(_HEAD)
+        self._finish = self.client.register_script(_FINISH)
+        self._claim = self.client.register_script(_CLAIM)
+        self._release = self.client.register_script(_RELEASE)
+        self._heartbeat = _Heartbeat(self.client, self.owner, lock_ttl, self._lost)
+
+    def _key(self, kind: str, name: str = "") -> str:
+        return f"{self.prefix}{kind}{name}"
+
+    def _lock(self, lane: str) -> str:
+        return self._key("lock:", lane)
+
+    @staticmethod
+    def _lost(key: str) -> None:
+        log.warning("inbox: lost the lease on a chat lane (a handler ran longer than the lease without heartbeat)")
+
+    @property
+    def backlog(self) -> int:
+        return len(self._heartbeat.keys)
+
+    async def open(self) -> None:
+        await _guard(self.client.ping())
+        self._heartbeat.start()
+
+    async def close(self) -> None:
+        await self._heartbeat.stop()
+        await self.client.aclose()
+
+    async def add(self, event: StoredEvent) -> bool:
+        keys = [
+            self._key("ev:", event.event_id),
+            self._key("lane:", event.lane),
+            self._key("lanes"),
+            self._key("seq"),
+        ]
+        args: list[Any] = [event.event_id, event.body, self._retention_ms, event.lane]
+        return bool(await _guard(self._add(keys=keys, args=args)))
+
+    async def claim(self, lane: str) -> bool:
+        lock = self._lock(lane)
+        won = bool(await _guard(self._claim(keys=[lock], args=[self.owner, self._lock_ttl_ms])))
+        if won:
+            self._heartbeat.keys.add(lock)
+        return won
+
+    async def head(self, lane: str) -> StoredEvent | None:
+        found = await _guard(self._head(keys=[self._key("lane:", lane)], args=[self._key("ev:")]))
+        if not found:
+            return None
+        event_id, body = found
+        return StoredEvent(event_id.decode(), lane, bytes(body))
+
+    async def finish(self, event: StoredEvent) -> None:
+        keys = [self._key("ev:", event.event_id), self._key("lane:", event.lane), self._key("lanes")]
+        await _guard(self._finish(keys=keys, args=[event.event_id, event.lane, self._retention_ms]))
+
+    async def release(self, lane: str) -> bool:
+        lock = self._lock(lane)
+        released = bool(
+            await _guard(self._release(keys=[lock, self._key("lane:", lane)], args=[self.owner]))
+        )
+        if released:
+            self._heartbeat.keys.discard(lock)
+        return released
+
+    async def lanes(self) -> list[str]:
+        names = await _guard(self.client.zrange(self._key("lanes"), 0, -1))
+        return [name.decode() if isinstance(name, bytes) else str(name) for name in names]
+
+    def leadership(self, name: str) -> Leadership:
+        return RedisLeadership(self.client, self._key("leader:", name), ttl=self.lock_ttl)
