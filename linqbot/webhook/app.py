@@ -1,8 +1,9 @@
 """The HTTP edge: ``POST /webhook`` verifies, parses and hands events to the inbox, answering within milliseconds.
 
 Answers: 200 accepted (also for duplicates and event types nobody handles), 401 bad signature, 400 a well-signed
-body that is not an event, 413 too large (refused before it is read in full), 503 while shutting down so Linq
-retries the delivery later. Error bodies are JSON ``{"error": code, "reason": text}`` with no secret material.
+body that is not an event, 413 too large (refused before it is read in full), 503 while shutting down or while the
+inbox store is unreachable, so Linq retries the delivery later. Error bodies are JSON
+``{"error": code, "reason": text}`` with no secret material.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from linqbot.events import InvalidPayload, parse_event
+from linqbot.inbox import InboxUnavailable
 from linqbot.webhook.signature import SignatureError
 
 if TYPE_CHECKING:
@@ -59,7 +61,11 @@ async def receive_webhook(request: web.Request) -> web.Response:
     except InvalidPayload as exc:
         log.warning("rejected signed webhook that is not a Linq event: %s", exc)
         return _error(400, "invalid_payload", str(exc))
-    status = await bot.ingest(event)
+    try:
+        status = await bot.ingest(event, body)
+    except InboxUnavailable as exc:
+        log.warning("could not store event %s, Linq will redeliver it: %s", event.event_id, exc)
+        return _error(503, "inbox_unavailable", "the bot cannot store events right now; retry later")
     return web.json_response({"ok": True, "status": status})
 
 
