@@ -10,7 +10,7 @@ import pytest
 from aiohttp import ClientSession, WSMsgType
 
 from linqbot.emulator import Emulator
-from tests.emulator.conftest import OTHER, PERSON
+from tests.emulator.conftest import OTHER, PERSON, Receiver
 
 TEXT: Any = {"parts": [{"type": "text", "value": "Hello"}]}
 
@@ -128,3 +128,13 @@ async def test_in_process_subscribe_stream(emu: Emulator) -> None:
 async def test_wait_for_times_out(emu: Emulator) -> None:
     with pytest.raises(TimeoutError):
         await emu.wait_for(lambda: False, timeout=0.05)
+
+
+async def test_settle_waits_for_lifecycles_and_deliveries(
+    emu: Emulator, client: linq.AsyncLinqAPIV3, receiver: Receiver
+) -> None:
+    await client.webhook_subscriptions.create(target_url=receiver.url, subscribed_events=["message.read"])
+    await client.chats.create(from_=emu.line, to=[PERSON], message=TEXT)
+    assert await emu.settle() is True
+    assert [m["status"] for m in emu.messages()] == ["read"] and len(receiver.deliveries) == 1
+    assert await emu.settle() is False
