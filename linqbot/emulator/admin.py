@@ -38,6 +38,17 @@ async def inbound(request: web.Request) -> web.Response:
             part_index=part_index,
             trace_id=trace_id(request),
         )
+    elif isinstance(body.get("vote"), dict):
+        vote: dict[str, Any] = body["vote"]
+        message = emu.get_message(req_str(vote, "message_id"))
+        if message.poll is None:
+            raise ApiError(404, 2002, "Message is not a poll")
+        if emu.get_chat(message.chat_id).member(sender) is None:
+            raise invalid(f"{sender} is not a member of the poll's chat")
+        event_id = emu.vote(
+            message, sender, req_str(vote, "option_id"), opt_str(vote, "operation") or "add", trace_id=trace_id(request)
+        )
+        result = {"chat_id": message.chat_id, "message_id": message.id, "event_ids": [event_id]}
     elif "typing" in body:
         if not isinstance(body["typing"], bool):
             raise invalid("typing must be a boolean")

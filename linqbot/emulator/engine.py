@@ -579,7 +579,11 @@ class Engine:
     def inbound_contact_card(
         self, *, from_: str, first_name: str, last_name: str = "", to: str | None = None, media_url: str | None = None
     ) -> Json:
+        if not is_handle(from_):
+            raise bad_phone(from_)
         line = self._inbound_line(to)
+        if normalize_handle(from_) in self.state.blocked:
+            return {"dropped": True, "reason": "blocked", "event_ids": []}
         data = {
             "first_name": first_name,
             "last_name": last_name,
@@ -610,6 +614,35 @@ class Engine:
         self.notify("line.updated", data)
         event_id = self.emit("phone_number.status_updated", data, line=line.phone_number, trace_id=trace_id)
         return {**data, "event_id": event_id}
+
+    def vote(
+        self, message: Message, handle: str, option_id: str, operation: str, *, trace_id: str | None = None
+    ) -> str:
+        """Toggle ``handle``'s vote on a poll option; emits poll.vote.added/removed."""
+        chat = self.get_chat(message.chat_id)
+        if operation not in ("add", "remove"):
+            raise invalid("operation must be add or remove")
+        option = next((o for o in message.poll or [] if o.option_id == option_id), None)
+        if option is None:
+            raise ApiError(404, 2002, "Poll option not found")
+        now = self.clock.now()
+        if operation == "add":
+            option.voters[handle] = now
+        else:
+            option.voters.pop(handle, None)
+        message.updated_at = now
+        self.notify("poll.updated", {"message_id": message.id, "option_id": option_id, "handle": handle})
+        data = {
+            "chat": render.chat_stub(chat),
+            "direction": "outbound" if handle == chat.line else "inbound",
+            "message_id": message.id,
+            "option_id": option_id,
+            "sender_handle": render.participant_handle(chat, handle),
+            "service": chat.service,
+        }
+        return self.emit(
+            f"poll.vote.{'added' if operation == 'add' else 'removed'}", data, chat=chat, trace_id=trace_id
+        )
 
     # ---- typing --------------------------------------------------------------------------------------
 

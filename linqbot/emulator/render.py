@@ -3,7 +3,7 @@
 from typing import Any
 
 from linqbot.emulator.clock import iso, iso_or_none
-from linqbot.emulator.state import Chat, Message, Participant, Reaction
+from linqbot.emulator.state import Chat, Message, Participant, PollOption, Reaction
 
 Json = dict[str, Any]
 HEALTH_DOC = "https://docs.linqapp.com/guides/chats/chat-health/"
@@ -176,22 +176,20 @@ def participant_handle(c: Chat, handle_str: str) -> Json:
     return handle(_participant(c, handle_str))
 
 
+def poll_option(c: Chat, o: PollOption) -> Json:
+    return {
+        "option_id": o.option_id,
+        "text": o.text,
+        "can_be_edited": False,
+        "creator_handle": participant_handle(c, o.creator),
+        "voters": [{"handle": h, "voted_at": iso(at)} for h, at in o.voters.items()],
+    }
+
+
 def poll(c: Chat, m: Message) -> Json:
     options = m.poll or []
     voters = {h for o in options for h in o.voters}
-    return {
-        "total_voters": len(voters),
-        "options": [
-            {
-                "option_id": o.option_id,
-                "text": o.text,
-                "can_be_edited": False,
-                "creator_handle": participant_handle(c, o.creator),
-                "voters": [{"handle": h, "voted_at": iso(at)} for h, at in o.voters.items()],
-            }
-            for o in options
-        ],
-    }
+    return {"total_voters": len(voters), "options": [poll_option(c, o) for o in options]}
 
 
 def poll_envelope(c: Chat, m: Message) -> Json:

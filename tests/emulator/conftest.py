@@ -122,7 +122,7 @@ ALL_EVENTS = [
     "reaction.added", "reaction.removed", "chat.created", "chat.group_name_updated", "chat.group_icon_updated",
     "chat.typing_indicator.started", "chat.typing_indicator.stopped", "participant.added", "participant.removed",
     "location.sharing.started", "location.sharing.stopped", "phone_number.status_updated", "contact_card.received",
-    "chat.background_updated", "poll.sent",
+    "chat.background_updated", "poll.sent", "poll.updated", "poll.vote.added", "poll.vote.removed",
 ]  # fmt: skip
 
 

@@ -3,6 +3,7 @@ retries, legacy payload version, line filter and delivery faults."""
 
 import re
 
+import httpx
 import linq
 
 from linqbot.emulator import Emulator, EmulatorConfig, FaultConfig, LineSpec
@@ -40,7 +41,14 @@ async def test_every_emitted_event_validates_and_verifies(
     await client.chats.location.request(chat_id)
     await client.chats.location.stop(chat_id, handle=PERSON)
     await client.chats.background.set(chat_id, type="dynamic")
-    await client.chats.polls.create(chat_id, poll={"options": [{"text": "Yes"}, {"text": "No"}]})
+    poll = await client.chats.polls.create(chat_id, poll={"options": [{"text": "Yes"}, {"text": "No"}]})
+    await client.messages.poll.add_options(poll.message_id, options=[{"text": "Maybe"}])
+    yes = poll.poll.options[0].option_id
+    await client.messages.poll.vote(poll.message_id, operation="add", option_id=yes)
+    vote = {"message_id": poll.message_id, "option_id": yes, "operation": "remove"}
+    async with httpx.AsyncClient() as http:
+        response = await http.post(f"{emu.url}/_emulator/inbound", json={"from": PERSON, "vote": vote})
+        assert response.status_code == 200
     group = await client.chats.create(from_=emu.line, to=[PERSON, OTHER, THIRD], message=TEXT)  # type: ignore[arg-type]
     await client.chats.update(group.chat.id, display_name="Crew", group_chat_icon="https://example.com/i.png")
     await client.chats.participants.add(group.chat.id, handle=FOURTH)
@@ -52,7 +60,8 @@ async def test_every_emitted_event_validates_and_verifies(
         "chat.created", "message.sent", "message.delivered", "message.read", "message.received", "message.failed",
         "reaction.added", "reaction.removed", "chat.typing_indicator.started", "chat.typing_indicator.stopped",
         "message.edited", "location.sharing.started", "location.sharing.stopped", "chat.background_updated",
-        "poll.sent", "chat.group_name_updated", "chat.group_icon_updated", "participant.added",
+        "poll.sent", "poll.updated", "poll.vote.added", "poll.vote.removed",
+        "chat.group_name_updated", "chat.group_icon_updated", "participant.added",
         "participant.removed", "contact_card.received", "phone_number.status_updated",
     }  # fmt: skip
     await emu.wait_for(lambda: expected <= {d.event_type for d in receiver.deliveries})

@@ -300,6 +300,15 @@ async def add_poll_options(request: web.Request) -> web.Response:
     message.poll.extend(options)
     message.updated_at = emu.clock.now()
     emu.notify("poll.updated", {"message_id": message.id})
+    data = {
+        "added_options": [render.poll_option(chat, o) for o in options],
+        "chat": render.chat_stub(chat),
+        "direction": "outbound",
+        "message_id": message.id,
+        "sender_handle": render.handle(chat.me()),
+        "service": chat.service,
+    }
+    emu.emit("poll.updated", data, chat=chat, trace_id=trace_id(request))
     return ok(render.poll_envelope(chat, message))
 
 
@@ -308,16 +317,5 @@ async def vote(request: web.Request) -> web.Response:
     emu, message, chat = _poll(request)
     body = await json_body(request)
     operation, option_id = req_str(body, "operation"), req_str(body, "option_id")
-    if operation not in ("add", "remove"):
-        raise invalid("operation must be add or remove")
-    assert message.poll is not None
-    option = next((o for o in message.poll if o.option_id == option_id), None)
-    if option is None:
-        raise ApiError(404, 2002, "Poll option not found")
-    if operation == "add":
-        option.voters[chat.line] = emu.clock.now()
-    else:
-        option.voters.pop(chat.line, None)
-    message.updated_at = emu.clock.now()
-    emu.notify("poll.updated", {"message_id": message.id})
+    emu.vote(message, chat.line, option_id, operation, trace_id=trace_id(request))
     return ok(render.poll_envelope(chat, message))
