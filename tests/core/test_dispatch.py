@@ -189,12 +189,15 @@ async def test_per_chat_order_kept_and_chats_run_concurrently() -> None:
     order: dict[str, list[int]] = {}
     running, peak = 0, 0
     gates = {f"chat-{n}": asyncio.Event() for n in range(4)}
+    four_running = asyncio.Event()
 
     @bot.on_message()
     async def handler(ctx: Context) -> None:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
+        if running == 4:
+            four_running.set()
         chat = ctx.chat_id or ""
         await gates[chat].wait()
         order.setdefault(chat, []).append(int(ctx.text))
@@ -204,8 +207,9 @@ async def test_per_chat_order_kept_and_chats_run_concurrently() -> None:
         chat = f"chat-{index % 4}"
         payload = with_event_id(load_fixture("message.received"), chat_id=chat)
         payload["data"]["parts"] = [{"type": "text", "value": str(index)}]
+        payload["data"]["sender_handle"]["handle"] = f"+1555010{index:04d}"  # many people, no flood control
         assert await bot.ingest(parse_event(json.dumps(payload).encode())) == "accepted"
-    await asyncio.sleep(0)
+    await asyncio.wait_for(four_running.wait(), 5)  # one handler per chat is in flight at once
     for gate in gates.values():
         gate.set()
     assert await bot.inbox.drain(5)
@@ -218,21 +222,24 @@ async def test_per_chat_order_kept_and_chats_run_concurrently() -> None:
 async def test_global_bound_limits_concurrency() -> None:
     bot = Bot(env_file=None, max_concurrency=2)
     running, peak = 0, 0
-    release = asyncio.Event()
+    release, two_running = asyncio.Event(), asyncio.Event()
 
     @bot.on_message()
     async def handler(ctx: Context) -> None:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
+        if running == 2:
+            two_running.set()
         await release.wait()
         running -= 1
 
     for index in range(6):
         payload = with_event_id(load_fixture("message.received"), chat_id=f"chat-{index}")
+        payload["data"]["sender_handle"]["handle"] = f"+1555020{index:04d}"
         await bot.ingest(parse_event(json.dumps(payload).encode()))
-    for _ in range(5):
-        await asyncio.sleep(0)
+    await asyncio.wait_for(two_running.wait(), 5)
+    await asyncio.sleep(0.05)  # gives a third handler the chance to break the bound; the assert needs no wait
     release.set()
     assert await bot.inbox.drain(5)
     assert peak == 2
