@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from linqbot_scheduler.runlog import RunLog
-from linqbot_scheduler.store import JobNotFound, cancel_stored, open_engine, resolve_url, stored_jobs
+from linqbot_scheduler.store import JobNotFound, cancel_stored, open_engine, resolve_url, store_exists, stored_jobs
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,7 +25,14 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def run(args: argparse.Namespace) -> int:
-    engine = open_engine(resolve_url(args.url))
+    url = resolve_url(args.url)
+    if not store_exists(url):
+        if args.jobs_command == "cancel":
+            print(f"linqbot: no job with id {args.job_id!r} (no job store at {url})", file=sys.stderr)
+            return 1
+        print("no scheduled jobs" if args.jobs_command in (None, "list") else "no job runs recorded")
+        return 0
+    engine = open_engine(url)
     try:
         command = args.jobs_command or "list"
         if command == "cancel":

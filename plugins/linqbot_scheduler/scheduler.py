@@ -44,6 +44,7 @@ from linqbot_scheduler.store import (
     job_store,
     open_engine,
     resolve_url,
+    store_exists,
     stored_jobs,
 )
 
@@ -178,6 +179,8 @@ class BotScheduler:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._stopped = asyncio.Event()
+        self._armed = False
+        """The bot is running; the store opens on first use."""
 
     # -- configuration ------------------------------------------------------------------------------------------
 
@@ -257,10 +260,9 @@ class BotScheduler:
             if not callable(func):
                 raise TypeError(f"a scheduled job must be a function, got {func!r}")
             pending = _Pending(func, trigger, job_id, name, options)
-            if self.running:
+            self._decorated.append(pending)
+            if self.running or self._armed:
                 self._add_recurring(pending)
-            else:
-                self._decorated.append(pending)
             return func
 
         return register
@@ -335,6 +337,8 @@ class BotScheduler:
         """Every stored job, soonest first (read from the store when the bot is not running)."""
         if self.apscheduler is not None:
             return [_info(job) for job in self.apscheduler.get_jobs()]
+        if not store_exists(self.url):
+            return []
         engine = open_engine(self.url)
         try:
             return stored_jobs(engine)
@@ -349,6 +353,8 @@ class BotScheduler:
             except JobLookupError:
                 raise JobNotFound(job_id) from None
             return
+        if not store_exists(self.url):
+            raise JobNotFound(job_id)
         engine = open_engine(self.url)
         try:
             cancel_stored(engine, job_id)
@@ -366,6 +372,8 @@ class BotScheduler:
         """Recorded outcomes (ok / error / missed), oldest first."""
         if self.run_log is not None:
             return self.run_log.runs(job_id, limit)
+        if not store_exists(self.url):
+            return []
         engine = open_engine(self.url)
         try:
             return RunLog(engine).runs(job_id, limit)
@@ -386,9 +394,19 @@ class BotScheduler:
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the store, re-register decorated and plugin jobs, and begin running due jobs."""
+        """Re-register decorated and plugin jobs and begin running due jobs.
+
+        A bot that has no jobs and no store yet opens the store only when it first schedules something, so a bot
+        that never schedules leaves no job database behind.
+        """
         if self.running:
             return
+        self._armed = True
+        specs = [JobSpec.coerce(s) for s in self.bot.plugins.collect("linqbot_scheduled_jobs", bot=self.bot)]
+        if self._decorated or specs or store_exists(self.url):
+            self._open(specs)
+
+    def _open(self, specs: Sequence[JobSpec] = ()) -> AsyncIOScheduler:
         self._engine = open_engine(self.url)
         self.run_log = RunLog(self._engine)
         self.run_log.create()
@@ -411,16 +429,28 @@ class BotScheduler:
         try:
             for pending in self._decorated:
                 self._add_recurring(pending)
-            for spec in self.bot.plugins.collect("linqbot_scheduled_jobs", bot=self.bot):
-                self._add_spec(JobSpec.coerce(spec))
+            for spec in specs:
+                self._add_spec(spec)
         except Exception:
-            await self.stop()
+            self._armed = False
+            scheduler.shutdown(wait=False)
+            self._close()
             raise
         scheduler.resume()
         log.info("scheduler started with %d stored jobs", len(scheduler.get_jobs()))
+        return scheduler
+
+    def _close(self) -> None:
+        self.apscheduler = None
+        self.run_log = None
+        builtin.unregister_running(self.bot)
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
 
     async def stop(self, timeout: float = 25.0) -> None:
         """Start no new runs, let runs under way finish (up to ``timeout``), then close the store."""
+        self._armed = False
         scheduler = self.apscheduler
         if scheduler is None:
             return
@@ -431,16 +461,14 @@ class BotScheduler:
             log.warning("scheduler stopping with %d jobs still running; they are cancelled", self._in_flight)
         scheduler.shutdown(wait=False)
         await self._stopped.wait()  # AsyncIOScheduler shuts down on the next loop turn
-        self.apscheduler = None
-        self.run_log = None
-        builtin.unregister_running(self.bot)
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        self._armed = False
+        self._close()
 
     # -- internals ----------------------------------------------------------------------------------------------
 
     def _require(self) -> AsyncIOScheduler:
+        if self.apscheduler is None and self._armed:
+            return self._open()
         if self.apscheduler is None:
             raise SchedulerNotRunning(
                 "the scheduler runs with the bot: schedule one-off jobs from handlers, start-up hooks or after "

@@ -11,10 +11,11 @@ import os
 import pickle
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
-from sqlalchemy import Engine, create_engine, inspect, select
+from sqlalchemy import Engine, create_engine, inspect, make_url, select
 from sqlalchemy.pool import StaticPool
 
 URL_ENV = "LINQBOT_SCHEDULER_URL"
@@ -44,6 +45,16 @@ class JobInfo:
 def resolve_url(url: str | None = None) -> str:
     """The job store URL: the argument, else ``LINQBOT_SCHEDULER_URL``, else the default SQLite file."""
     return url or os.environ.get(URL_ENV) or DEFAULT_URL
+
+
+def store_exists(url: str) -> bool:
+    """Whether there is anything to read: a SQLite file that does not exist yet holds no jobs (and stays absent)."""
+    if url == MEMORY_URL:
+        return False
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return True
+    return Path(parsed.database).exists()
 
 
 def open_engine(url: str) -> Engine:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,6 +123,19 @@ async def test_a_decorated_closure_fails_start_up_by_name() -> None:
         async with simulate(bot):
             pass
     assert not scheduler_of(bot).running
+
+
+def _exists(url: str) -> bool:
+    return Path(url.removeprefix("sqlite:///")).exists()
+
+
+async def test_a_bot_that_never_schedules_leaves_no_job_database(jobs_url: str) -> None:
+    bot = scheduler_bot()
+    async with simulate(bot):
+        assert bot.jobs() == [] and not _exists(jobs_url)  # type: ignore[attr-defined]
+        await scheduler_of(bot).schedule(remind, at=timedelta(hours=1), args=("a", 1), id="first")
+        assert _exists(jobs_url)
+    assert [j.id for j in scheduler_of(bot).jobs()] == ["first"]
 
 
 async def test_one_off_scheduling_needs_the_running_bot() -> None:
