@@ -57,10 +57,8 @@ class Turn:
 
     async def run(self, call: Awaitable[Any]) -> Any:
         """Start the handler chain in its own task; return its result, or `PARKED` once it waits for an answer."""
-        loop = asyncio.get_running_loop()
-        self.handoff = loop.create_future()
-        self.task = asyncio.ensure_future(call)
-        self.task.add_done_callback(self._finished)
+        self.handoff = asyncio.get_running_loop().create_future()
+        self.task = asyncio.ensure_future(self._drive(call))
         return await self._wait_handoff(self.handoff)
 
     async def resume(self, message: Message) -> Any:
@@ -87,9 +85,20 @@ class Turn:
                 self.task.cancel()
             raise
 
-    def _finished(self, task: asyncio.Future[Any]) -> None:
+    async def _drive(self, call: Awaitable[Any]) -> None:
+        # Settling the handoff from inside the task (not a done-callback) saves the lane a loop iteration per event.
+        try:
+            result = await call
+        except asyncio.CancelledError:
+            self._settle(None, None)
+            raise
+        except BaseException as exc:
+            self._settle(None, exc)
+        else:
+            self._settle(result, None)
+
+    def _settle(self, result: Any, error: BaseException | None) -> None:
         handoff = self.handoff
-        error = None if task.cancelled() else task.exception()
         if handoff is None or handoff.done():
             # Finished outside any lane (after an ask timed out): nobody can route the error, so log it.
             if error is not None:
@@ -98,7 +107,7 @@ class Turn:
         if error is not None:
             handoff.set_exception(error)
         else:
-            handoff.set_result(None if task.cancelled() else task.result())
+            handoff.set_result(result)
 
 
 class Asks:

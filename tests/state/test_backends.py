@@ -44,7 +44,7 @@ async def test_bad_keys_and_ttls_are_refused(store: StateStore) -> None:
     with pytest.raises(TypeError, match="non-empty string"):
         await store.set(CHAT, "", 1)
     with pytest.raises(TypeError, match="non-empty string"):
-        await store.update(CHAT, lambda s: {**s, 3: "x"})
+        await store.update(CHAT, lambda s: {**s, 3: "x"})  # type: ignore[dict-item]
     for ttl in (0, -1, float("inf"), "10", True):
         with pytest.raises(ValueError, match="ttl must be"):
             await store.set(CHAT, "k", 1, ttl=ttl)  # type: ignore[arg-type]
