@@ -19,10 +19,6 @@ class MemoryStore(StateStore):
         self._records: dict[str, tuple[str, float | None]] = {}
         self._writes = 0
 
-    def __len__(self) -> int:
-        """How many scopes hold a record (expired ones count until swept)."""
-        return len(self._records)
-
     async def _read(self, scope: str) -> str | None:
         record = self._records.get(scope)
         return None if record is None else record[0]
