@@ -30,9 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--say", action="append", metavar="TEXT", help="headless: send TEXT, print the bot's answer (repeatable)"
     )
-    parser.add_argument(
-        "--from", dest="sender", default=DEFAULT_PEOPLE[0], help="headless: who says it (%(default)s)"
-    )
+    parser.add_argument("--from", dest="sender", default=DEFAULT_PEOPLE[0], help="headless: who says it (%(default)s)")
     parser.add_argument(
         "--timeout", type=float, default=10.0, help="headless: seconds to wait for the bot per message (%(default)s)"
     )
@@ -40,11 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(bot: Bot, args: argparse.Namespace) -> int:
     """Run the command for an already loaded bot; returns the exit status."""
-    if args.say:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-        return asyncio.run(_say(bot, args))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return asyncio.run(_serve(bot, args))
+    quiet = bool(args.say)
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(_say(bot, args) if quiet else _serve(bot, args))
+    except OSError as exc:
+        print(f"linqbot dev: cannot listen on {args.host}: {exc.strerror}; choose --port / --bot-port", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C before the server was up
+        return 130
 
 
 async def _serve(bot: Bot, args: argparse.Namespace) -> int:
@@ -55,17 +57,13 @@ async def _serve(bot: Bot, args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
     port = DEFAULT_PORT if args.port is None else args.port
     bot_port = DEFAULT_BOT_PORT if args.bot_port is None else args.bot_port
-    try:
-        async with dev_session(bot, host=args.host, port=port, bot_port=bot_port) as sim:
-            webhook = next(iter(sim.emulator.engine.state.subscriptions.values())).target_url
-            print(f"linqbot dev: phone simulator at {phone_url(sim)}", flush=True)
-            print(f"  the bot's webhook: {webhook}", flush=True)
-            print(f"  Linq API emulator: {sim.emulator.base_url} (api key {sim.emulator.api_key!r})", flush=True)
-            print("  press Ctrl-C to stop", flush=True)
-            await stop.wait()
-    except OSError as exc:
-        print(f"linqbot dev: cannot listen on {args.host} ({exc.strerror}); choose --port / --bot-port", file=sys.stderr)
-        return 2
+    async with dev_session(bot, host=args.host, port=port, bot_port=bot_port) as sim:
+        webhook = next(iter(sim.emulator.engine.state.subscriptions.values())).target_url
+        print(f"linqbot dev: phone simulator at {phone_url(sim)}", flush=True)
+        print(f"  the bot's webhook: {webhook}", flush=True)
+        print(f"  Linq API emulator: {sim.emulator.base_url} (api key {sim.emulator.api_key!r})", flush=True)
+        print("  press Ctrl-C to stop", flush=True)
+        await stop.wait()
     print("linqbot dev: stopped", flush=True)
     return 0
 
@@ -80,9 +78,6 @@ async def _say(bot: Bot, args: argparse.Namespace) -> int:
             )
     except ApiError as exc:
         print(f"linqbot dev: the emulator refused the message: {exc.message}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"linqbot dev: cannot listen on {args.host} ({exc.strerror}); choose --port / --bot-port", file=sys.stderr)
         return 2
     if conversation.answered_all:
         return 0

@@ -78,7 +78,9 @@ def describe(sim: Simulation, change: Json) -> str | None:
         return f"  (read: {quote(data)})"
     if kind == "reaction" and data["is_from_me"]:
         emoji = TAPBACKS.get(data["reaction_type"], data.get("custom_emoji") or data["reaction_type"])
-        target = next((m for m in sim.emulator.messages(chat_id=data["chat_id"]) if m["id"] == data["message_id"]), None)
+        target = next(
+            (m for m in sim.emulator.messages(chat_id=data["chat_id"]) if m["id"] == data["message_id"]), None
+        )
         verb = "reacted" if data["operation"] == "add" else "took back"
         return f"bot {verb} {emoji} to {quote(target) if target else 'a message'}"
     return None

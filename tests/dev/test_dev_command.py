@@ -1,0 +1,134 @@
+"""``linqbot dev`` as a user runs it: a real subprocess, the headless ``--say`` mode, and the server until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ECHO_BOT = REPO / "examples" / "echo_bot.py"
+TIMEOUT = 60
+
+SILENT_BOT = """
+from linqbot import Bot
+
+bot = Bot()
+
+@bot.on_message(text="ping")
+async def pong(ctx):
+    await ctx.reply("pong")
+"""
+
+
+def clean_env() -> dict[str, str]:
+    """The developer's own Linq settings must not matter: `linqbot dev` points the bot at the emulator."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LINQ_", "LINQBOT_"))}
+    env["LINQ_API_KEY"] = "a-real-looking-key-that-must-not-be-used"
+    env["LINQ_BASE_URL"] = "http://127.0.0.1:9/api/partner"
+    return env
+
+
+def linqbot_dev(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "linqbot.cli", "dev", *args],
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+
+
+def test_say_prints_the_conversation_and_exits_0_when_every_message_is_answered() -> None:
+    done = linqbot_dev(str(ECHO_BOT), "--say", "hello", "--say", "congrats on the launch!")
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "you: hello"
+    assert "bot is typing…" in lines
+    assert "bot reacted 👍 to 'hello'" in lines
+    assert lines.index("you: hello") < lines.index("bot: You said: hello") < lines.index("you: congrats on the launch!")
+    assert "bot: You said: congrats on the launch! (sent with confetti)" in lines
+    assert "  (read: 'hello')" in lines
+
+
+def test_say_exits_non_zero_naming_the_messages_the_bot_left_unanswered(tmp_path: Path) -> None:
+    bot_file = tmp_path / "silent_bot.py"
+    bot_file.write_text(SILENT_BOT)
+
+    done = linqbot_dev(f"{bot_file}:bot", "--say", "ping", "--say", "anyone there?", "--from", "+15550100042")
+
+    assert done.returncode == 1
+    assert "you: ping\nbot: pong\nyou: anyone there?\n" in done.stdout
+    assert "the bot did not answer 'anyone there?'" in done.stderr
+    assert "'ping'" not in done.stderr
+
+
+def test_say_with_a_bad_sender_or_target_explains_itself(tmp_path: Path) -> None:
+    bad_sender = linqbot_dev(str(ECHO_BOT), "--say", "hi", "--from", "not-a-phone")
+    assert bad_sender.returncode == 2
+    assert "Invalid phone number format: 'not-a-phone'" in bad_sender.stderr
+
+    missing = linqbot_dev(str(tmp_path / "nope.py"), "--say", "hi")
+    assert missing.returncode == 2
+    assert "no such file" in missing.stderr
+
+
+def test_a_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        done = linqbot_dev(str(ECHO_BOT), "--say", "hi", "--bot-port", str(taken.getsockname()[1]))
+    assert done.returncode == 2
+    assert "cannot listen on 127.0.0.1" in done.stderr
+    assert "choose --port / --bot-port" in done.stderr
+
+
+async def test_interactive_mode_serves_the_phone_and_stops_cleanly_on_ctrl_c() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "linqbot.cli",
+        "dev",
+        str(ECHO_BOT),
+        "--port",
+        "0",
+        "--bot-port",
+        "0",
+        cwd=REPO,
+        env=clean_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        first = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()
+        assert first.startswith("linqbot dev: phone simulator at http://127.0.0.1:"), first
+        url = first.rsplit(" ", 1)[1].strip()
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url) as page:
+                assert page.status == 200
+                assert "phone simulator" in await page.text()
+            async with http.get(url + "phone/session") as session:
+                assert (await session.json())["line"].startswith("+1555")
+            async with http.ws_connect(url + "_emulator/ws") as stream:  # an open page must not delay shutdown
+                assert (await stream.receive_json())["type"] == "hello"
+                proc.send_signal(signal.SIGINT)
+                assert await asyncio.wait_for(proc.wait(), 15) == 0
+            rest = (await proc.stdout.read()).decode()
+            assert "linqbot dev: stopped" in rest
+            with pytest.raises(aiohttp.ClientConnectionError):
+                async with http.get(url):
+                    pass
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
