@@ -132,3 +132,33 @@ async def test_interactive_mode_serves_the_phone_and_stops_cleanly_on_ctrl_c() -
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_linqbot_emulator_subcommand_serves_the_emulator() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "linqbot.cli",
+        "emulator",
+        "--port",
+        "0",
+        "--api-key",
+        "k-123",
+        cwd=REPO,
+        env=clean_env(),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        first = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()
+        url = first.split()[3]
+        assert url.startswith("http://127.0.0.1:"), first
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/api/partner/v3/chats", headers={"Authorization": "Bearer k-123"}) as chats:
+                assert chats.status == 200
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 15) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
