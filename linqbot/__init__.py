@@ -12,7 +12,20 @@ async def hi(ctx: Context) -> None:
 from linqbot.bot import Bot
 from linqbot.config import Config, ConfigError
 from linqbot.dispatch import UNHANDLED, Context, Router, SkipHandler
+from linqbot.middleware import BudgetExhausted, SafeguardHold, Safeguards
 from linqbot.outbound import LinqAPIError
 
-__all__ = ["UNHANDLED", "Bot", "Config", "ConfigError", "Context", "LinqAPIError", "Router", "SkipHandler"]
+__all__ = [
+    "UNHANDLED",
+    "Bot",
+    "BudgetExhausted",
+    "Config",
+    "ConfigError",
+    "Context",
+    "LinqAPIError",
+    "Router",
+    "SafeguardHold",
+    "Safeguards",
+    "SkipHandler",
+]
 __version__ = "0.1.0"

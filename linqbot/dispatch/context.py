@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from linqbot.bot import Bot
     from linqbot.dispatch.router import Handler
+    from linqbot.middleware.chats import ChatView
 
 log = logging.getLogger("linqbot.context")
 
@@ -47,6 +48,8 @@ class Context:
         self.handler: Handler | None = None
         self.data: dict[str, Any] = {}
         """Free space for middleware to pass things to handlers."""
+        self.chat: ChatView | None = None
+        """The chat as the safeguards see it (``ctx.chat.health``); None for chatless events or safeguards off."""
         self._sends = 0
 
     def __repr__(self) -> str:

@@ -1,0 +1,241 @@
+"""What the safeguards know about chats, people and lines, learned from webhooks, send responses and chat reads.
+
+The pair limit is per (line, recipient) and opt-outs are per person, but ``send_message`` names only a chat; this
+directory maps a chat to its line and participants (from webhooks seen, else one ``GET /v3/chats/{id}``, cached).
+Shared facts (health, unanswered counts, reputation) live in the `SafeguardStore`; the chat map is a local cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from linqbot.middleware.clock import Clock
+from linqbot.middleware.store import SafeguardStore
+from linqbot.outbound import LinqAPIError, OutboundCall
+
+if TYPE_CHECKING:
+    from linqbot.bot import Bot
+
+log = logging.getLogger("linqbot.safeguards")
+
+HEALTHY, AT_RISK, CRITICAL, OPTED_OUT = "HEALTHY", "AT_RISK", "CRITICAL", "OPTED_OUT"
+_TARGET = "linqbot.safeguards.target"
+
+
+@dataclass(frozen=True)
+class ChatInfo:
+    """A chat's line and the other participants (empty when not known yet)."""
+
+    chat_id: str
+    line: str | None
+    handles: tuple[str, ...]
+    is_group: bool
+    service: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatView:
+    """``ctx.chat``: the chat as the safeguards see it when the handler starts."""
+
+    id: str
+    health: str
+    """HEALTHY, AT_RISK, CRITICAL or OPTED_OUT (Linq's ``health_status``; HEALTHY until Linq says otherwise)."""
+    line: str | None
+    line_reputation: str
+    is_group: bool
+    service: str | None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The inbound message being handled: sends into its chat (or to its sender) are replies, not proactive."""
+
+    chat_id: str | None
+    sender: str | None
+
+
+current_scope: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("linqbot_safeguard_scope", default=None)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Who an outbound call reaches, as far as the safeguards can tell before sending it."""
+
+    chat_id: str | None
+    line: str
+    handles: tuple[str, ...]
+    is_group: bool
+    is_new_chat: bool
+    """A create/auto send to people the bot has no known chat with on this line."""
+    is_reply: bool
+    """Answers the person (or chat) whose inbound message is being handled right now."""
+
+    @property
+    def people(self) -> tuple[str, ...]:
+        """The recipients person-level rules (opt-out, non-responders) apply to: DMs only, as at Linq."""
+        return () if self.is_group else self.handles
+
+
+class Directory:
+    """Chat map, health, line reputation and per-person counters for the safeguards."""
+
+    def __init__(self, bot: Bot, store: SafeguardStore, clock: Clock) -> None:
+        self.bot = bot
+        self.store = store
+        self.clock = clock
+        self._chats: dict[str, ChatInfo] = {}
+        self._by_members: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._lookups: dict[str, asyncio.Future[ChatInfo | None]] = {}
+        self._health_changed = asyncio.Event()
+
+    @property
+    def default_line(self) -> str:
+        return self.bot.client.phone_number or "auto"
+
+    # -- chats -------------------------------------------------------------------------------------------------
+
+    def learn(self, info: ChatInfo) -> None:
+        known = self._chats.get(info.chat_id)
+        if known is not None and not info.handles:
+            info = ChatInfo(info.chat_id, info.line or known.line, known.handles, info.is_group, info.service)
+        self._chats[info.chat_id] = info
+        if info.handles and info.line:
+            self._by_members[(info.line, tuple(sorted(info.handles)))] = info.chat_id
+
+    def cached(self, chat_id: str) -> ChatInfo | None:
+        return self._chats.get(chat_id)
+
+    async def resolve(self, chat_id: str) -> ChatInfo | None:
+        """The chat's line and participants; reads the chat from Linq once when no webhook told us yet."""
+        info = self._chats.get(chat_id)
+        if info is not None and (info.handles or not info.is_group) and info.line:
+            return info
+        pending = self._lookups.get(chat_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[ChatInfo | None] = asyncio.get_running_loop().create_future()
+        self._lookups[chat_id] = future
+        result: ChatInfo | None = None
+        try:
+            result = await self._read_chat(chat_id)
+        finally:
+            del self._lookups[chat_id]
+            future.set_result(result)
+        return result
+
+    async def _read_chat(self, chat_id: str) -> ChatInfo | None:
+        try:
+            chat = await self.bot.client.get_chat(chat_id)
+        except LinqAPIError as exc:
+            log.debug("could not read chat %s for the safeguards: %s", chat_id, exc)
+            return self._chats.get(chat_id)
+        line = next((h.handle for h in chat.handles if h.is_me), None)
+        others = tuple(h.handle for h in chat.handles if not h.is_me and h.left_at is None)
+        info = ChatInfo(chat_id, line, others, chat.is_group, chat.service)
+        self.learn(info)
+        await self.set_health(chat_id, chat.health_status.status)
+        return info
+
+    async def target(self, call: OutboundCall) -> Target:
+        """Resolve (once per call) which line and people ``call`` reaches."""
+        found = call.extras.get(_TARGET)
+        if isinstance(found, Target):
+            return found
+        scope = current_scope.get()
+        if call.chat_id is not None:
+            info = await self.resolve(call.chat_id)
+            target = Target(
+                chat_id=call.chat_id,
+                line=(info.line if info and info.line else None) or self.default_line,
+                handles=info.handles if info else (),
+                is_group=info.is_group if info else False,
+                is_new_chat=False,
+                is_reply=scope is not None and scope.chat_id == call.chat_id,
+            )
+        else:
+            handles = tuple(sorted(call.to))
+            line = call.from_ or self.default_line
+            chat_id = self._by_members.get((line, handles))
+            target = Target(
+                chat_id=chat_id,
+                line=line,
+                handles=handles,
+                is_group=len(handles) > 1,
+                is_new_chat=chat_id is None,
+                is_reply=scope is not None
+                and ((chat_id is not None and chat_id == scope.chat_id) or handles == (scope.sender,)),
+            )
+        call.extras[_TARGET] = target
+        return target
+
+    def learn_from_response(self, call: OutboundCall, target: Target, response: Any) -> str | None:
+        """Record the chat a create/auto send opened or reused; returns its id."""
+        chat = getattr(response, "chat", None)
+        chat_id = getattr(response, "chat_id", None) or getattr(chat, "id", None) or target.chat_id
+        if not isinstance(chat_id, str):
+            return None
+        line = getattr(response, "from_", None) or target.line
+        service = getattr(chat, "service", None) or getattr(response, "service", None)
+        if call.chat_id is None:
+            self.learn(ChatInfo(chat_id, line, target.handles, target.is_group, service))
+        return chat_id
+
+    # -- health ------------------------------------------------------------------------------------------------
+
+    async def health(self, chat_id: str | None) -> str:
+        if chat_id is None:
+            return HEALTHY
+        return await self.store.get(f"health:{chat_id}") or HEALTHY
+
+    async def set_health(self, chat_id: str, status: str | None) -> None:
+        if not status:
+            return
+        status = status.upper()
+        if await self.store.get(f"health:{chat_id}") != status:
+            await self.store.set(f"health:{chat_id}", status)
+            log.info("chat %s health is now %s", chat_id, status)
+            self._health_changed.set()
+            self._health_changed = asyncio.Event()
+
+    async def wait_health_change(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` real seconds) for any chat's health to change; True if one did."""
+        try:
+            await asyncio.wait_for(self._health_changed.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def line_reputation(self, line: str | None) -> str:
+        if line is None:
+            return HEALTHY
+        return await self.store.get(f"line:{line}:reputation") or HEALTHY
+
+    async def set_line(self, line: str, *, reputation: str | None = None, status: str | None = None) -> None:
+        if reputation:
+            await self.store.set(f"line:{line}:reputation", reputation.upper())
+        if status:
+            await self.store.set(f"line:{line}:status", status.upper())
+
+    # -- people ------------------------------------------------------------------------------------------------
+
+    async def unanswered(self, handle: str) -> int:
+        """Messages sent to ``handle`` since they last wrote (or reacted)."""
+        return int(await self.store.get(f"unanswered:{handle}") or 0)
+
+    async def view(self, chat_id: str | None) -> ChatView | None:
+        if chat_id is None:
+            return None
+        info = self._chats.get(chat_id)
+        line = info.line if info else None
+        return ChatView(
+            id=chat_id,
+            health=await self.health(chat_id),
+            line=line,
+            line_reputation=await self.line_reputation(line),
+            is_group=info.is_group if info else False,
+            service=info.service if info else None,
+        )

@@ -1,0 +1,130 @@
+"""Chat health and line reputation gates, and Linq's own refusals remembered so they are not repeated.
+
+Linq scores every chat (HEALTHY → AT_RISK → CRITICAL, or OPTED_OUT) and every line; many unhealthy chats get a line
+flagged. Its guidance: slow down on AT_RISK chats, pause CRITICAL ones until they recover, stop on OPTED_OUT, and open
+no new conversations from a CRITICAL line. The API's 403s are authoritative, so 2026 (blocked), 2008 (sandbox: the
+person must write first) and 2027 (line ineligible) are cached and raised locally for a while instead of re-sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from linqbot.middleware.chats import AT_RISK, CRITICAL, OPTED_OUT, Directory, Target
+from linqbot.middleware.errors import ChatHealthHold, LineHold
+from linqbot.outbound import LinqAPIError, OutboundCall
+from linqbot.outbound.errors import LineIneligible, OptedOut, RecipientBlocked, RecipientNotAllowed
+from linqbot.outbound.pipeline import Next
+
+log = logging.getLogger("linqbot.safeguards.health")
+
+
+@dataclass(frozen=True)
+class Health:
+    at_risk_max_unanswered: int = 1
+    """Proactive sends to an AT_RISK chat stop once this many in a row went unanswered (replies always pass)."""
+    critical: Literal["refuse", "queue"] = "refuse"
+    """CRITICAL chat: raise `ChatHealthHold` at once, or wait (``critical_wait`` s) for the chat to recover."""
+    critical_wait: float = 300.0
+    """Longest a queued send waits for a CRITICAL chat to recover (real seconds; webhooks report recovery)."""
+    critical_line_blocks_proactive: bool = True
+    """On a CRITICAL line only replies go out; proactive sends and new conversations raise `LineHold`."""
+    blocked_ttl: float = 3_600.0
+    """How long a 2026 (recipient blocked) answer is trusted before asking Linq again."""
+    ineligible_ttl: float = 300.0
+    """How long a 2027 (line ineligible) answer is trusted before asking Linq again."""
+    check_lines_at_startup: bool = True
+    """Read every line's reputation (``GET /v3/phone_numbers``) when the bot starts."""
+
+
+class HealthGate:
+    """Outbound middleware ``chat_health``."""
+
+    def __init__(self, settings: Health, directory: Directory) -> None:
+        self.settings = settings
+        self.directory = directory
+
+    async def startup(self) -> None:
+        if not self.settings.check_lines_at_startup:
+            return
+        try:
+            lines = await self.directory.bot.client.list_phone_numbers()
+        except LinqAPIError as exc:
+            log.warning("could not read line reputation at start-up: %s", exc)
+            return
+        for line in lines.phone_numbers:
+            await self.directory.set_line(line.phone_number, reputation=line.reputation.status)
+            if line.reputation.status != "HEALTHY":
+                log.warning("line %s reputation is %s", line.phone_number, line.reputation.status)
+
+    async def __call__(self, call: OutboundCall, call_next: Next) -> Any:
+        if not call.is_send:
+            return await call_next(call)
+        target = await self.directory.target(call)
+        await self._check_cached_refusals(target)
+        await self._check_line(target)
+        await self._check_chat(call, target)
+        try:
+            return await call_next(call)
+        except (RecipientBlocked, RecipientNotAllowed, LineIneligible) as exc:
+            await self._remember(exc, target)
+            raise
+
+    async def _check_cached_refusals(self, target: Target) -> None:
+        store, now = self.directory.store, self.directory.clock.now()
+        if float(await store.get(f"ineligible:{target.line}") or 0) > now:
+            raise LineIneligible(f"line {target.line} was ineligible to send (cached 2027)", status=403, code=2027)
+        for handle in target.people:
+            if float(await store.get(f"blocked:{handle}") or 0) > now:
+                raise RecipientBlocked("recipient is on your blocklist (cached 2026)", status=403, code=2026)
+            if await store.get(f"not_allowed:{handle}"):
+                raise RecipientNotAllowed(
+                    "sandbox recipient must message the line first (cached 2008)", status=403, code=2008
+                )
+
+    async def _remember(self, error: LinqAPIError, target: Target) -> None:
+        store, now = self.directory.store, self.directory.clock.now()
+        if isinstance(error, LineIneligible):
+            await store.set(f"ineligible:{target.line}", repr(now + self.settings.ineligible_ttl))
+            await store.set(f"line:{target.line}:status", "FLAGGED")
+        for handle in target.people:
+            if isinstance(error, RecipientBlocked):
+                await store.set(f"blocked:{handle}", repr(now + self.settings.blocked_ttl))
+            elif isinstance(error, RecipientNotAllowed):
+                await store.set(f"not_allowed:{handle}", "1")
+
+    async def _check_line(self, target: Target) -> None:
+        if not self.settings.critical_line_blocks_proactive or target.is_reply:
+            return
+        if await self.directory.line_reputation(target.line) == CRITICAL:
+            what = "open a new conversation" if target.is_new_chat else "send proactively"
+            raise LineHold(f"line {target.line} is CRITICAL: linqbot will not {what} until it recovers")
+
+    async def _check_chat(self, call: OutboundCall, target: Target) -> None:
+        status = await self.directory.health(target.chat_id)
+        if status == OPTED_OUT and not target.is_group and not call.override_optout:
+            raise OptedOut(f"chat {target.chat_id} is OPTED_OUT", status=403, code=2024)
+        if status == CRITICAL:
+            status = await self._wait_out_critical(target)
+        if status == AT_RISK and not target.is_reply:
+            limit = self.settings.at_risk_max_unanswered
+            for handle in target.people:
+                if await self.directory.unanswered(handle) >= limit:
+                    raise ChatHealthHold(
+                        f"chat {target.chat_id} is AT_RISK and {limit} message(s) in a row went unanswered"
+                    )
+
+    async def _wait_out_critical(self, target: Target) -> str:
+        if self.settings.critical == "queue":
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.settings.critical_wait
+            while (remaining := deadline - loop.time()) > 0:
+                if not await self.directory.wait_health_change(remaining):
+                    break
+                status = await self.directory.health(target.chat_id)
+                if status != CRITICAL:
+                    return status
+        raise ChatHealthHold(f"chat {target.chat_id} is CRITICAL: paused until it recovers")

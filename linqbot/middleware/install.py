@@ -1,0 +1,104 @@
+"""`Safeguards` (the settings) and `install_safeguards`, which adds each safeguard to a bot as named middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from linqbot.middleware.chats import Directory
+from linqbot.middleware.clock import Clock, SystemClock
+from linqbot.middleware.flood import Flood, FloodControl
+from linqbot.middleware.health import Health, HealthGate
+from linqbot.middleware.loop_breaker import LoopBreaker, LoopGuard
+from linqbot.middleware.non_responders import NonResponderGate, NonResponders
+from linqbot.middleware.optout import OptOut, OptOutGuard
+from linqbot.middleware.pacing import Pacer, Pacing
+from linqbot.middleware.store import MemoryStore, SafeguardStore
+from linqbot.middleware.tracking import Tracking
+from linqbot.middleware.typing import Typing, TypingIndicator
+
+if TYPE_CHECKING:
+    from linqbot.bot import Bot
+
+
+@dataclass(frozen=True)
+class Safeguards:
+    """Which deliverability safeguards a bot runs, and their limits; ``None`` switches one off.
+
+    ``Bot(safeguards=Safeguards(flood=None))`` keeps all but flood control; ``Safeguards.off()`` runs none.
+    Each is also removable after the fact by its middleware name (see docs/deliverability.md).
+    """
+
+    pacing: Pacing | None = field(default_factory=Pacing)
+    typing: Typing | None = field(default_factory=Typing)
+    health: Health | None = field(default_factory=Health)
+    opt_out: OptOut | None = field(default_factory=OptOut)
+    non_responders: NonResponders | None = field(default_factory=NonResponders)
+    flood: Flood | None = field(default_factory=Flood)
+    loop_breaker: LoopBreaker | None = field(default_factory=LoopBreaker)
+    store: SafeguardStore | None = None
+    """Shared counters; an in-memory store (this process only) when None."""
+    clock: Clock | None = None
+    """Wall-clock time when None; tests pass a `ManualClock`."""
+
+    @classmethod
+    def off(cls) -> Safeguards:
+        return cls(None, None, None, None, None, None, None)
+
+
+class SafeguardRuntime:
+    """The installed safeguards of one bot (``bot.safeguards``): the shared state and the opt-out list."""
+
+    def __init__(self, bot: Bot, settings: Safeguards) -> None:
+        self.settings = settings
+        self.store: SafeguardStore = settings.store if settings.store is not None else MemoryStore()
+        self.clock: Clock = settings.clock if settings.clock is not None else SystemClock()
+        self.directory = Directory(bot, self.store, self.clock)
+        self.health = HealthGate(settings.health, self.directory) if settings.health else None
+        self.opt_out = OptOutGuard(settings.opt_out or OptOut(), self.directory)
+        self._startup_task: asyncio.Task[None] | None = None
+
+    async def startup(self) -> None:
+        """Read line reputation in the background: a slow or unreachable API must not delay serving webhooks."""
+        if self.health is not None and self._startup_task is None:
+            self._startup_task = asyncio.get_running_loop().create_task(self.health.startup())
+
+    async def shutdown(self) -> None:
+        task, self._startup_task = self._startup_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def is_opted_out(self, handle: str) -> bool:
+        """Whether ``handle`` sent an opt-out keyword (or Linq answered 2024) and has not written since."""
+        return await self.opt_out.is_opted_out(handle)
+
+
+def install_safeguards(bot: Bot, settings: Safeguards) -> SafeguardRuntime:
+    """Add the enabled safeguards to ``bot`` in their working order (outermost first)."""
+    runtime = SafeguardRuntime(bot, settings)
+    directory = runtime.directory
+    tracking = Tracking(directory)
+    bot.outer_middleware.add(tracking.inbound, name="safeguard_tracking")
+    if settings.opt_out is not None:
+        bot.outer_middleware.add(runtime.opt_out.inbound, name="opt_out")
+        bot.outbound_middleware.add(runtime.opt_out.outbound, name="opt_out")
+    if settings.flood is not None:
+        bot.outer_middleware.add(FloodControl(settings.flood, directory), name="flood_control")
+    if settings.loop_breaker is not None:
+        bot.outer_middleware.add(LoopGuard(settings.loop_breaker, directory), name="loop_breaker")
+    if runtime.health is not None:
+        bot.outbound_middleware.add(runtime.health, name="chat_health")
+    if settings.non_responders is not None:
+        bot.outbound_middleware.add(NonResponderGate(settings.non_responders, directory), name="non_responders")
+    if settings.typing is not None:
+        indicator = TypingIndicator(settings.typing, directory)
+        bot.middleware.add(indicator.around_handler, name="typing")
+        bot.outbound_middleware.add(indicator.around_send, name="typing")
+    if settings.pacing is not None:
+        bot.outbound_middleware.add(Pacer(settings.pacing, directory), name="pacing")
+    bot.outbound_middleware.add(tracking.outbound, name="safeguard_tracking")
+    return runtime

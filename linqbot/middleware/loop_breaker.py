@@ -1,0 +1,67 @@
+"""Loop breaker: two bots answering each other would message forever and burn both lines.
+
+Heuristic: a *fast round* is an inbound message that arrives within ``fast_reply_within`` seconds of this bot's last
+send in the chat, when the bot has sent since the previous inbound (it answered, and was answered at machine speed).
+People take longer than that now and then; bots never do. After ``rounds`` fast rounds in a row the chat gets no
+auto-replies for ``cooldown`` seconds (messages are acknowledged and logged, handlers don't run). Any slower inbound
+resets the count.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from linqbot.dispatch.context import Context
+from linqbot.dispatch.middleware import Next
+from linqbot.middleware.chats import Directory
+
+log = logging.getLogger("linqbot.safeguards.loop_breaker")
+
+
+@dataclass(frozen=True)
+class LoopBreaker:
+    fast_reply_within: float = 2.0
+    rounds: int = 6
+    cooldown: float = 600.0
+
+
+class LoopGuard:
+    """Outer middleware ``loop_breaker``."""
+
+    def __init__(self, settings: LoopBreaker, directory: Directory) -> None:
+        self.settings = settings
+        self.directory = directory
+
+    async def __call__(self, ctx: Context, call_next: Next[Context]) -> Any:
+        chat_id = ctx.chat_id
+        if ctx.event.event_type != "message.received" or chat_id is None:
+            return await call_next(ctx)
+        store, now, settings = self.directory.store, self.directory.clock.now(), self.settings
+        previous_inbound = _float(await store.get(f"loop_in:{chat_id}"))
+        await store.set(f"loop_in:{chat_id}", repr(now))
+        if _float(await store.get(f"loop_cooldown:{chat_id}")) > now:
+            log.info("chat %s is cooling down after a reply loop; message not dispatched", chat_id)
+            return None
+        last_sent = await store.get(f"sent_at:{chat_id}")
+        answered = last_sent is not None and float(last_sent) >= previous_inbound
+        if answered and now - float(last_sent or 0) <= settings.fast_reply_within:
+            rounds = await store.incr(f"loop_rounds:{chat_id}")
+            if rounds >= settings.rounds:
+                await store.delete(f"loop_rounds:{chat_id}")
+                await store.set(f"loop_cooldown:{chat_id}", repr(now + settings.cooldown))
+                log.warning(
+                    "chat %s looks like a bot-to-bot loop (%d instant rounds); no auto-replies for %.0f s",
+                    chat_id,
+                    rounds,
+                    settings.cooldown,
+                )
+                return None
+        else:
+            await store.delete(f"loop_rounds:{chat_id}")
+        return await call_next(ctx)
+
+
+def _float(value: str | None) -> float:
+    return float(value) if value is not None else 0.0

@@ -1,0 +1,132 @@
+"""Pacing and volume budgets: keep every line under Linq's limits instead of bouncing off them.
+
+* Linq allows 30 messages per 60 s per (line, recipient) pair and answers 429 beyond; hitting it "almost always
+  indicates a loop" and hurts the line. Sends to one pair wait their turn, in order, instead of failing.
+* Linq recommends at most 7,000 messages a day per line, inbound and outbound together, and flags lines that open
+  too many brand-new conversations a day. Both are rolling-24 h budgets here; when one is used up the send raises a
+  `BudgetExhausted` subclass rather than queueing for hours.
+* A 429 that still reaches us (another process, another tool on the same line) pauses only its pair.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from linqbot.middleware.chats import AT_RISK, Directory, Target
+from linqbot.middleware.errors import DailyBudgetExhausted, NewChatBudgetExhausted
+from linqbot.middleware.tracking import DAY, budget_key
+from linqbot.outbound import OutboundCall, RateLimited
+from linqbot.outbound.pipeline import Next
+from linqbot.redact import mask_handle
+
+log = logging.getLogger("linqbot.safeguards.pacing")
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """Limits per line; ``None`` switches a budget off."""
+
+    per_pair: int = 30
+    """Messages per ``pair_window`` seconds to one recipient from one line (Linq's limit is 30 / 60 s)."""
+    pair_window: float = 60.0
+    daily_budget: int | None = 7_000
+    """Messages per line per rolling 24 h, inbound (counted from webhooks) plus outbound."""
+    new_chats_per_day: int | None = 50
+    """Conversations the bot may open per line per rolling 24 h."""
+    new_chats_per_day_at_risk: int | None = 10
+    """The same budget while the line's reputation is AT_RISK (Linq: "open fewer new chats")."""
+
+
+class _PairLocks:
+    """FIFO locks per pair key, dropped when nobody holds or waits for them."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, keys: Iterable[str]) -> AsyncIterator[None]:
+        ordered = sorted(set(keys))
+        for key in ordered:
+            lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+            self._locks[key] = (lock, users + 1)
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                for key in ordered:
+                    await stack.enter_async_context(self._locks[key][0])
+                yield
+            finally:
+                for key in ordered:
+                    lock, users = self._locks[key]
+                    if users == 1:
+                        del self._locks[key]
+                    else:
+                        self._locks[key] = (lock, users - 1)
+
+
+class Pacer:
+    """Outbound middleware ``pacing``."""
+
+    def __init__(self, settings: Pacing, directory: Directory) -> None:
+        self.settings = settings
+        self.directory = directory
+        self._locks = _PairLocks()
+
+    async def __call__(self, call: OutboundCall, call_next: Next) -> Any:
+        if not call.is_send:
+            return await call_next(call)
+        target = await self.directory.target(call)
+        keys = self._pair_keys(target)
+        async with self._locks.hold(keys):
+            await self._spend_budgets(target)
+            for key in keys:
+                await self._reserve(key)
+            try:
+                return await call_next(call)
+            except RateLimited as exc:
+                await self._pause(keys, exc.retry_after or self.settings.pair_window)
+                raise
+
+    def _pair_keys(self, target: Target) -> list[str]:
+        recipients = target.handles or (target.chat_id or "unknown",)
+        return [f"pair:{target.line}:{recipient}" for recipient in recipients]
+
+    async def _spend_budgets(self, target: Target) -> None:
+        settings, store, now = self.settings, self.directory.store, self.directory.clock.now()
+        if settings.daily_budget is not None:
+            wait = await store.acquire(budget_key(target.line), settings.daily_budget, DAY, now)
+            if wait:
+                raise DailyBudgetExhausted(
+                    f"line {target.line} used its budget of {settings.daily_budget} messages in 24 h",
+                    retry_at=now + wait,
+                )
+        if target.is_new_chat:
+            limit = settings.new_chats_per_day
+            if await self.directory.line_reputation(target.line) == AT_RISK:
+                limit = settings.new_chats_per_day_at_risk
+            if limit is not None:
+                wait = await store.acquire(f"new_chats:{target.line}", limit, DAY, now)
+                if wait:
+                    raise NewChatBudgetExhausted(
+                        f"line {target.line} opened {limit} new conversations in 24 h", retry_at=now + wait
+                    )
+
+    async def _reserve(self, key: str) -> None:
+        """Wait until ``key`` has room, then take a slot (the pair lock keeps the order of waiting sends)."""
+        settings, clock, store = self.settings, self.directory.clock, self.directory.store
+        paused = float(await store.get(f"paused:{key}") or 0.0)
+        if paused > clock.now():
+            await clock.sleep(paused - clock.now())
+        while wait := await store.acquire(key, settings.per_pair, settings.pair_window, clock.now()):
+            log.debug("pacing %s: waiting %.1f s", mask_handle(key.rsplit(":", 1)[-1]), wait)
+            await clock.sleep(wait)
+
+    async def _pause(self, keys: list[str], seconds: float) -> None:
+        until = self.directory.clock.now() + seconds
+        for key in keys:
+            await self.directory.store.set(f"paused:{key}", repr(until))
+        log.warning("Linq rate-limited a pair; pausing it for %.0f s (other chats continue)", seconds)

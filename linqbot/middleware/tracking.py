@@ -1,0 +1,99 @@
+"""The bookkeeping every safeguard reads: chats, health, reputation, inbound volume and unanswered counts.
+
+Outer middleware ``safeguard_tracking`` learns from every webhook before routing and sets ``ctx.chat``; outbound
+middleware ``safeguard_tracking`` (innermost) records each send that Linq accepted. Removing them leaves the other
+safeguards blind, so remove those instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from linqbot.dispatch.context import Context
+from linqbot.dispatch.middleware import Next
+from linqbot.events import ChatCreatedEvent, MessageEvent, PhoneNumberStatusEvent, ReactionEvent
+from linqbot.middleware.chats import ChatInfo, Directory, Scope, current_scope
+from linqbot.outbound import OutboundCall
+from linqbot.outbound.pipeline import Next as OutboundNext
+
+DAY = 86_400.0
+SYNTHETIC_PREFIX = "linqbot."
+"""Event types linqbot makes up (``linqbot.opt_out`` …): already tracked as the webhook they came from."""
+
+
+def budget_key(line: str) -> str:
+    return f"budget:{line}"
+
+
+class Tracking:
+    """Feeds the `Directory` from webhooks and accepted sends."""
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+
+    async def inbound(self, ctx: Context, call_next: Next[Context]) -> Any:
+        event = ctx.event
+        if not event.event_type.startswith(SYNTHETIC_PREFIX):
+            await self._learn(ctx)
+        ctx.chat = await self.directory.view(ctx.chat_id)
+        if isinstance(event, MessageEvent) and not event.message.is_from_me:
+            token = current_scope.set(Scope(ctx.chat_id, ctx.sender))
+            try:
+                return await call_next(ctx)
+            finally:
+                current_scope.reset(token)
+        return await call_next(ctx)
+
+    async def _learn(self, ctx: Context) -> None:
+        directory, store, event = self.directory, self.directory.store, ctx.event
+        chat = event.data.get("chat")
+        if ctx.chat_id is not None and isinstance(chat, dict):
+            health = chat.get("health_status")
+            if isinstance(health, dict) and isinstance(health.get("status"), str):
+                await directory.set_health(ctx.chat_id, health["status"])
+        if isinstance(event, MessageEvent):
+            message = event.message
+            owner = message.chat.owner_handle
+            line = owner.handle if owner is not None else directory.default_line
+            sender = message.sender_handle
+            inbound = not message.is_from_me
+            handles = (sender,) if inbound and sender and not message.is_group else ()
+            directory.learn(ChatInfo(message.chat_id, line, handles, message.is_group, message.service))
+            if inbound and event.event_type == "message.received":
+                now = directory.clock.now()
+                await store.hit(budget_key(line), DAY, now)
+                if sender:
+                    await self._answered(sender)
+        elif isinstance(event, ChatCreatedEvent):
+            info = event.chat
+            own = next((h.handle for h in info.handles if h.is_me), None)
+            others = tuple(h.handle for h in info.handles if not h.is_me)
+            directory.learn(ChatInfo(info.id, own, others, info.is_group, info.service))
+            if info.health_status is not None:
+                await directory.set_health(info.id, info.health_status.status)
+        elif isinstance(event, ReactionEvent) and ctx.sender and ctx.sender != directory.default_line:
+            await self._answered(ctx.sender)
+        elif isinstance(event, PhoneNumberStatusEvent):
+            change = event.status_change
+            await directory.set_line(change.phone_number, reputation=change.new_reputation, status=change.new_status)
+
+    async def _answered(self, handle: str) -> None:
+        """The person engaged: their unanswered streak ends and sandbox refusals (2008) lapse."""
+        await self.directory.store.delete(f"unanswered:{handle}")
+        await self.directory.store.delete(f"not_allowed:{handle}")
+
+    async def outbound(self, call: OutboundCall, call_next: OutboundNext) -> Any:
+        if not call.is_send:
+            return await call_next(call)
+        directory = self.directory
+        target = await directory.target(call)
+        response = await call_next(call)
+        chat_id = directory.learn_from_response(call, target, response)
+        created = getattr(response, "chat", None)
+        health = getattr(getattr(created, "health_status", None), "status", None)
+        if chat_id is not None:
+            await directory.set_health(chat_id, health)
+            await directory.store.set(f"sent_at:{chat_id}", repr(directory.clock.now()))
+        for handle in target.people:
+            await directory.store.incr(f"unanswered:{handle}")
+        return response
