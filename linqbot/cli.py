@@ -15,6 +15,8 @@ from linqbot.config import ConfigError
 from linqbot.dev import cli as dev_cli
 from linqbot.emulator import cli as emulator_cli
 from linqbot.plugins import PluginManager
+from linqbot.scaffold import add_arguments as add_new_arguments
+from linqbot.scaffold import run as run_new
 
 
 class LoadError(Exception):
@@ -96,6 +98,10 @@ def build_parser(plugins: PluginManager | None = None) -> argparse.ArgumentParse
         "emulator", help="run the local Linq API emulator", parents=[emulator_cli.build_parser()], add_help=False
     )
     emulator.set_defaults(func=_emulator)
+
+    new = commands.add_parser("new", help="create a bot project: bot.py, tests, .env.example, README")
+    add_new_arguments(new)
+    new.set_defaults(func=run_new)
 
     loaded = plugins or PluginManager()
     listing = commands.add_parser("plugins", help="list loaded plugins and the hooks each implements")
