@@ -12,7 +12,7 @@ bot.run()
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -21,9 +21,11 @@ from linqbot.config import Config, load_config
 from linqbot.dispatch.context import Context
 from linqbot.dispatch.dispatcher import Dispatcher
 from linqbot.dispatch.middleware import Next
-from linqbot.dispatch.router import Router
+from linqbot.dispatch.filters import Predicate
+from linqbot.dispatch.router import F, Router
 from linqbot.events import EVENT_TABLE, Event, MessageEvent
 from linqbot.inbox import Deduplicator, Inbox
+from linqbot.middleware import OPT_IN_EVENT, OPT_OUT_EVENT, Safeguards, install_safeguards
 from linqbot.outbound import LinqClient, OutboundChain, RetryPolicy, build_message
 from linqbot.plugins import PluginManager
 from linqbot.webhook.app import build_app
@@ -54,6 +56,7 @@ class Bot(Router):
         retry: RetryPolicy | None = None,
         env_file: str | None = ".env",
         plugins: str | Sequence[str | object] | None = None,
+        safeguards: Safeguards | None = None,
         name: str = "bot",
     ) -> None:
         super().__init__(name)
@@ -80,6 +83,8 @@ class Bot(Router):
         self._app: web.Application | None = None
         self.plugins = PluginManager(plugins)
         """The loaded plugins (``LINQBOT_PLUGINS`` / ``plugins=`` choose which)."""
+        self.safeguards = install_safeguards(self, safeguards or Safeguards())
+        """Deliverability safeguards (pacing, typing, health, opt-out …), all on unless ``safeguards=`` says."""
         self._install_plugins()
 
     def _install_plugins(self) -> None:
@@ -177,6 +182,7 @@ class Bot(Router):
         """Check the settings and open the client; fails fast with a `ConfigError` naming what is wrong."""
         self.closing = False
         _ = self.client, self.verifier
+        await self.safeguards.startup()
         await self.plugins.call("linqbot_startup", bot=self)
         log.info("linqbot ready: %d handler types, webhook at %s", len(self.dispatcher_types()), self.webhook_path)
 
@@ -186,10 +192,20 @@ class Bot(Router):
         if not await self.inbox.drain(self.drain_timeout):
             log.warning("shutdown: %d events still running after %.0f s", self.inbox.pending, self.drain_timeout)
             await self.inbox.queues.cancel()
+        await self.safeguards.shutdown()
         await self.plugins.call("linqbot_shutdown", bot=self)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+    def on_opt_out(self, *predicates: Predicate, **filters: Any) -> Callable[[F], F]:
+        """Someone sent an opt-out keyword (STOP …): sends to them now raise `OptedOut`; one courtesy reply may
+        pass with ``ctx.reply(..., override_optout=True)``."""
+        return self.on_event(OPT_OUT_EVENT, *predicates, **filters)
+
+    def on_opt_in(self, *predicates: Predicate, **filters: Any) -> Callable[[F], F]:
+        """An opted-out person wrote again, which opts them back in (their message is dispatched next)."""
+        return self.on_event(OPT_IN_EVENT, *predicates, **filters)
 
     def dispatcher_types(self) -> list[str]:
         return sorted({t for router in self.walk() for t in router.handlers})
