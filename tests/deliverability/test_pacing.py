@@ -1,0 +1,96 @@
+"""Pacing: the per-pair limit is never tripped, a 429 pauses only its pair, and the line budgets hold."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from linqbot import Context
+from linqbot.middleware import DailyBudgetExhausted, NewChatBudgetExhausted, Pacing
+from linqbot.outbound import RetryPolicy
+from linqbot.testing import simulate
+
+from .conftest import harness
+
+pytestmark = pytest.mark.usefixtures("linq_env")
+
+NO_HEALTH_DRIFT = {"at_risk_after": 10_000, "critical_after": 10_000}
+"""The emulator would score 100 unanswered sends CRITICAL; these tests look at pacing alone."""
+
+
+async def test_a_hundred_concurrent_replies_to_one_person_all_arrive_in_order_without_a_429() -> None:
+    h = harness(typing=None)
+
+    @h.bot.on_message(text="burst")
+    async def burst(ctx: Context) -> None:
+        await asyncio.gather(*(ctx.reply(f"reply {n}") for n in range(100)))
+
+    async with simulate(h.bot, **NO_HEALTH_DRIFT) as sim:
+        ann = sim.user("+15550100002")
+        await ann.send("burst")
+        for window in range(1, 4):
+            await h.clock.wait_for_sleepers(1)  # the pacer holds the rest back instead of letting Linq say 429
+            assert len(sim.sent(ann.handle)) == 30 * window
+            h.advance(sim, 60)
+        replies = await ann.expect_replies(100)
+        assert [r.text for r in replies] == [f"reply {n}" for n in range(100)]
+        await sim.idle()
+        assert h.errors == [], "no 429 (retries are off, so one would have reached the handler)"
+
+
+async def test_a_429_pauses_only_its_own_pair_while_other_chats_go_on() -> None:
+    h = harness(typing=None, retry=RetryPolicy(max_attempts=3))
+
+    @h.bot.on_message()
+    async def answer(ctx: Context) -> None:
+        await ctx.reply(f"hi {ctx.text}")
+
+    async with simulate(h.bot) as sim:
+        sim.emulator.set_faults({"rate_limit_storm": 1, "storm_retry_after": 3})
+        ann, bob = sim.user("+15550100002"), sim.user("+15550100003")
+        await ann.send("ann")
+        await bob.send("bob")
+        names = {ann.handle: "ann", bob.handle: "bob"}
+        first = (await sim.emulator.wait_for(sim.sent, timeout=2.5))[0]  # well before the 3 s Retry-After
+        going = ann if first.to == [ann.handle] else bob
+        stalled = bob if going is ann else ann
+        assert stalled.replies() == [], "the rate-limited pair waits out its Retry-After (3 s) …"
+        assert (await going.expect_reply(timeout=0.1)).text == f"hi {names[going.handle]}"
+        assert (await stalled.expect_reply(timeout=6)).text == f"hi {names[stalled.handle]}", "… then sends"
+        await sim.idle()
+        assert h.errors == []
+
+
+async def test_the_daily_budget_counts_inbound_and_outbound_and_refuses_with_a_typed_error() -> None:
+    h = harness(pacing=Pacing(daily_budget=4))
+
+    @h.bot.on_message()
+    async def answer(ctx: Context) -> None:
+        await ctx.reply("ok")
+
+    async with simulate(h.bot) as sim:
+        ann = sim.user("+15550100002")
+        for _ in range(2):  # 2 in + 2 out = the whole budget
+            await ann.send("hi")
+            await ann.expect_reply()
+        await ann.send("hi")  # counted (inbound volume is volume) …
+        await ann.expect_no_reply()  # … and the reply would exceed the budget
+        assert [type(e) for e in h.errors] == [DailyBudgetExhausted]
+        with pytest.raises(DailyBudgetExhausted):
+            await h.bot.send("+15550100009", "news")
+        h.advance(sim, 24 * 3600)
+        await h.bot.send(ann.handle, "a new day")
+        assert (await ann.expect_reply()).text == "a new day"
+
+
+async def test_new_conversations_are_budgeted_per_line_but_existing_chats_are_not() -> None:
+    h = harness(pacing=Pacing(new_chats_per_day=2))
+    async with simulate(h.bot) as sim:
+        await h.bot.send("+15550100011", "welcome")
+        await h.bot.send("+15550100012", "welcome")
+        with pytest.raises(NewChatBudgetExhausted) as refused:
+            await h.bot.send("+15550100013", "welcome")
+        assert refused.value.retry_at is not None
+        await h.bot.send("+15550100011", "and a follow-up in the existing chat")
+        assert sorted(m.to[0] for m in sim.sent()) == ["+15550100011", "+15550100011", "+15550100012"]
