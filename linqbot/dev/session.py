@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import weakref
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSCloseCode, web
+from aiohttp import web
 
 from linqbot.bot import Bot
 from linqbot.emulator import Emulator
@@ -28,20 +27,7 @@ def mount_phone(emulator: Emulator, people: Sequence[str]) -> None:
     async def session(_: web.Request) -> web.Response:
         return web.json_response({"line": emulator.line, "people": list(people)})
 
-    streams: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
-
-    async def track_stream(_: web.Request, response: web.StreamResponse) -> None:
-        if isinstance(response, web.WebSocketResponse):
-            streams.add(response)
-
-    async def close_streams(_: web.Application) -> None:
-        """An open page would otherwise hold the server's shutdown for a minute after Ctrl-C."""
-        for stream in list(streams):
-            await stream.close(code=WSCloseCode.GOING_AWAY, message=b"linqbot dev is stopping")
-
     app = emulator.app
-    app.on_response_prepare.append(track_stream)
-    app.on_shutdown.append(close_streams)
     app.router.add_get("/", index)
     app.router.add_get("/phone/session", session)
     app.router.add_static("/phone/", PHONE_DIR)

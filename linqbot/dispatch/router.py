@@ -98,6 +98,12 @@ def _reaction_type(value: str | Iterable[str]) -> Predicate:
     return lambda ctx: getattr(ctx.event, "reaction", None) is not None and ctx.event.reaction.reaction_type in wanted  # type: ignore[attr-defined]
 
 
+def _from_people(ctx: Context) -> bool:
+    """The bot's own tapbacks come back as webhooks too; answering them would loop."""
+    reaction = getattr(ctx.event, "reaction", None)
+    return reaction is None or not reaction.is_from_me
+
+
 class Router:
     """A group of handlers, error handlers and middleware; include routers to split a bot into modules."""
 
@@ -191,10 +197,16 @@ class Router:
         *predicates: Predicate,
         reaction: str | Iterable[str] | None = None,
         removed: bool = False,
+        include_own: bool = False,
         **filters: Any,
     ) -> Callable[[F], F]:
-        """Handle tapbacks people add (``removed=True``: take away); ``reaction="love"`` filters by type."""
-        extra = (*predicates, _reaction_type(reaction)) if reaction is not None else predicates
+        """Handle tapbacks people add (``removed=True``: take away); ``reaction="love"`` filters by type.
+
+        The bot's own tapbacks are left out unless ``include_own=True``.
+        """
+        extra = predicates if include_own else (_from_people, *predicates)
+        if reaction is not None:
+            extra = (*extra, _reaction_type(reaction))
         event_type = "reaction.removed" if removed else "reaction.added"
         return self.on_event(event_type, *extra, **filters)
 

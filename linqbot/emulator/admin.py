@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import ValidationError
 
 from linqbot.emulator.api.common import engine, json_body, ok, opt_str, req_str, str_list, trace_id
@@ -15,6 +15,13 @@ from linqbot.emulator.state import Person
 
 MAX_ADVANCE = 10 * 365 * 86400
 routes = web.RouteTableDef()
+STREAMS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("emulator.streams", set)
+
+
+async def close_streams(app: web.Application) -> None:
+    """Close open change streams on shutdown; an open page would otherwise hold the server for its heartbeat."""
+    for stream in list(app.get(STREAMS, ())):
+        await stream.close(code=WSCloseCode.GOING_AWAY, message=b"emulator is stopping")
 
 
 @routes.post("/_emulator/inbound")
@@ -186,6 +193,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     emu = engine(request)
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
+    streams = request.app[STREAMS]
+    streams.add(ws)
     queue = emu.subscribe()
     await ws.send_json(
         {
@@ -206,6 +215,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             if msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
                 break
     finally:
+        streams.discard(ws)
         emu.unsubscribe(queue)
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError, ApiError):

@@ -78,7 +78,9 @@ def create_app(engine: Engine | None = None, config: EmulatorConfig | None = Non
     app[ENGINE] = engine
     api.add_routes(app)
     app.router.add_routes(admin.routes)
+    app[admin.STREAMS] = set()
     app.on_response_prepare.append(_trace_header)
+    app.on_shutdown.append(admin.close_streams)
 
     async def close_engine(_: web.Application) -> None:
         await engine.close()

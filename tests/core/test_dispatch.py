@@ -243,3 +243,22 @@ async def test_global_bound_limits_concurrency() -> None:
     release.set()
     assert await bot.inbox.drain(5)
     assert peak == 2
+
+
+async def test_on_reaction_ignores_the_bots_own_tapbacks() -> None:
+    bot, seen = make_bot(), []
+
+    @bot.on_reaction(reaction="love")
+    async def loved(ctx: Context) -> None:
+        seen.append(("people", ctx.sender))
+
+    @bot.on_reaction(include_own=True)
+    async def anything(ctx: Context) -> None:
+        seen.append(("own", ctx.sender))
+
+    for from_me in (False, True):
+        payload = with_event_id(load_fixture("reaction.added"))
+        payload["data"]["is_from_me"] = from_me
+        payload["data"]["reaction_type"] = "love"
+        await bot.process(parse_event(json.dumps(payload).encode()))
+    assert [who for who, _ in seen] == ["people", "own"]
