@@ -14,6 +14,7 @@ from linqbot.bot import Bot
 from linqbot.config import ConfigError
 from linqbot.dev import cli as dev_cli
 from linqbot.emulator import cli as emulator_cli
+from linqbot.live import cli as live_cli
 from linqbot.plugins import PluginManager
 from linqbot.scaffold import add_arguments as add_new_arguments
 from linqbot.scaffold import run as run_new
@@ -102,6 +103,8 @@ def build_parser(plugins: PluginManager | None = None) -> argparse.ArgumentParse
     new = commands.add_parser("new", help="create a bot project: bot.py, tests, .env.example, README")
     add_new_arguments(new)
     new.set_defaults(func=run_new)
+
+    live_cli.add_commands(commands, load_bot)
 
     loaded = plugins or PluginManager()
     listing = commands.add_parser("plugins", help="list loaded plugins and the hooks each implements")
