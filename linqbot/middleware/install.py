@@ -65,6 +65,11 @@ class SafeguardRuntime:
         if self.health is not None and self._startup_task is None:
             self._startup_task = asyncio.get_running_loop().create_task(self.health.startup())
 
+    async def started(self) -> None:
+        """Wait until the start-up reads (line reputation) are done."""
+        if self._startup_task is not None:
+            await asyncio.shield(self._startup_task)
+
     async def shutdown(self) -> None:
         task, self._startup_task = self._startup_task, None
         if task is not None:

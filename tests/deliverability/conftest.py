@@ -30,6 +30,10 @@ class Harness:
     def ops(self, op: str | None = None) -> list[OutboundCall]:
         return [c for c in self.calls if op is None or c.op == op]
 
+    def chat_ops(self) -> list[str]:
+        """The ops of calls into chats (start-up reads of the line left out), in order."""
+        return [c.op for c in self.calls if c.chat_id is not None]
+
     def advance(self, sim: Simulation, seconds: float) -> None:
         """Move the emulator's clock and the safeguards' clock together (Linq's windows and ours)."""
         sim.advance(seconds)
