@@ -10,8 +10,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from linqbot.dispatch.filters import all_of
 from linqbot.dispatch.middleware import Next, compose
-from linqbot.dispatch.router import ErrorHandlerFn, Handler, Router
+from linqbot.dispatch.router import ErrorHandlerFn, Handler, ReconciledGate, Router, is_late
+from linqbot.observability.logs import current_event
 
 if TYPE_CHECKING:
     from linqbot.dispatch.context import Context
@@ -35,7 +37,19 @@ UNHANDLED: Any = _Unhandled()
 """What dispatch returns when no handler matched the event."""
 
 
-Route = tuple[Handler, Next["Context"]]
+Check = Callable[["Context"], Any]
+Route = tuple[Handler, Check | None, tuple[Check, ...], Next["Context"]]
+"""A handler, its sync filters fused into one call (None: no sync filter), its async filters, its wrapped callback."""
+
+
+def _route_for(handler: Handler, run: Next[Context]) -> Route:
+    sync = [flt.check for flt in handler.filters if not flt.is_async and not isinstance(flt.check, ReconciledGate)]
+    pending = tuple(flt.check for flt in handler.filters if flt.is_async)
+    return handler, all_of(sync) if sync else None, pending, run
+
+
+def _takes_late(handler: Handler) -> bool:
+    return all(flt.check.accept for flt in handler.filters if isinstance(flt.check, ReconciledGate))
 
 
 class Dispatcher:
@@ -45,6 +59,8 @@ class Dispatcher:
         self.root = root
         self._generation = -1
         self._routes: dict[str, tuple[Route, ...]] = {}
+        self._late_routes: dict[str, tuple[Route, ...]] = {}
+        """The routes open to late (reconciled) messages: `ReconciledGate` filters are settled here, at compile time."""
         self._error_handlers: tuple[tuple[type[BaseException], ErrorHandlerFn], ...] = ()
         self._entry: Next[Context] = self._route
         self.fallback_error_handler: Callable[[Context, Exception], Awaitable[bool]] | None = None
@@ -52,6 +68,7 @@ class Dispatcher:
 
     def _compile(self) -> None:
         routes: dict[str, list[Route]] = {}
+        late_routes: dict[str, list[Route]] = {}
         error_handlers: list[tuple[type[BaseException], ErrorHandlerFn]] = []
         outer: list[Any] = []
         for router in self.root.walk():
@@ -60,8 +77,12 @@ class Dispatcher:
             inner = [mw for r in router.lineage() for mw in r.middleware.items()]
             for event_type, handlers in router.handlers.items():
                 for handler in handlers:
-                    routes.setdefault(event_type, []).append((handler, compose(inner, handler.callback)))
+                    route = _route_for(handler, compose(inner, handler.callback))
+                    routes.setdefault(event_type, []).append(route)
+                    if _takes_late(handler):
+                        late_routes.setdefault(event_type, []).append(route)
         self._routes = {event_type: tuple(found) for event_type, found in routes.items()}
+        self._late_routes = {event_type: tuple(found) for event_type, found in late_routes.items()}
         self._error_handlers = tuple(error_handlers)
         self._entry = compose(outer, self._route)
         self._generation = self.root.generation
@@ -78,16 +99,22 @@ class Dispatcher:
     async def feed(self, ctx: Context) -> Any:
         """Dispatch one event. Exceptions go to ``on_error`` handlers, else to the log; they never escape."""
         self._refresh()
+        logged = current_event.set(ctx.event)
         try:
             return await self._entry(ctx)
         except Exception as exc:
             await self._handle_error(ctx, exc)
             return UNHANDLED
+        finally:
+            current_event.reset(logged)
 
     async def _route(self, ctx: Context) -> Any:
-        for handler, run in self._routes.get(ctx.event.event_type, ()):
+        routes = self._late_routes if is_late(ctx) else self._routes
+        for handler, check, pending, run in routes.get(ctx.event.event_type, ()):
             ctx.match = None
-            if not await handler.matches(ctx):
+            if check is not None and not check(ctx):
+                continue
+            if pending and not await _all_pass(pending, ctx):
                 continue
             ctx.handler = handler
             try:
@@ -119,3 +146,10 @@ class Dispatcher:
             ctx.event.event_id,
             exc_info=exc,
         )
+
+
+async def _all_pass(checks: tuple[Check, ...], ctx: Context) -> bool:
+    for check in checks:
+        if not await check(ctx):
+            return False
+    return True

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,9 @@ def text_equals(value: str | Iterable[str]) -> Predicate:
 def contains(value: str | Iterable[str]) -> Predicate:
     """The message contains one of the values (case-insensitive)."""
     needles = tuple(v.casefold() for v in _strings(value, "contains"))
+    if len(needles) == 1:
+        needle = needles[0]
+        return lambda ctx: needle in ctx.text.casefold()
 
     def check(ctx: Context) -> bool:
         text = ctx.text.casefold()
@@ -131,6 +134,23 @@ def register_filter(name: str, factory: FilterFactory) -> None:
     if name in _FACTORIES and _FACTORIES[name] is not factory:
         raise ValueError(f"a filter named {name!r} is already registered")
     _FACTORIES[name] = factory
+
+
+def all_of(checks: Sequence[Predicate]) -> Callable[[Context], Any]:
+    """One sync predicate that passes when every one of ``checks`` (all sync) does; dispatch calls it per handler."""
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda ctx: first(ctx) and second(ctx)
+    if len(checks) == 3:
+        first, second, third = checks
+        return lambda ctx: first(ctx) and second(ctx) and third(ctx)
+
+    def check(ctx: Context) -> bool:
+        return all(c(ctx) for c in checks)
+
+    return check
 
 
 def build_filters(predicates: Iterable[Predicate], keywords: dict[str, Any]) -> tuple[Filter, ...]:

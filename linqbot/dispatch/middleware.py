@@ -2,7 +2,7 @@
 
 Middleware is ``async def mw(ctx, call_next)``: it may act before and after ``await call_next(ctx)``, replace the
 result, or not call ``call_next`` at all (short-circuit). Chains are composed once, when they change, so the per-event
-cost is one coroutine frame per middleware.
+cost is one coroutine frame per middleware: each link is a plain function handing back the middleware's own coroutine.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ def compose(middlewares: Sequence[Middleware[C]], terminal: Next[C]) -> Next[C]:
 
 
 def _bind(mw: Middleware[C], call_next: Next[C]) -> Next[C]:
-    async def step(ctx: C) -> Any:
-        return await mw(ctx, call_next)
+    def step(ctx: C) -> Awaitable[Any]:
+        return mw(ctx, call_next)
 
     return step
 

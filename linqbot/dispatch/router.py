@@ -88,9 +88,22 @@ def _require_async(fn: Callable[..., Any], what: str) -> None:
         raise TypeError(f"{what} {name} must be an async function (async def)")
 
 
-def _accepts_reconciled(value: bool) -> Predicate:
-    """Late (reconciled) messages are history: by default no auto-reply fires for them."""
-    return lambda ctx: value or ctx.message is None or ctx.message.reconciled_at is None
+def is_late(ctx: Context) -> bool:
+    """Whether the event carries a message Linq recovered after the fact (``reconciled_at`` set)."""
+    message = ctx.message
+    return message is not None and message.reconciled_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciledGate:
+    """The filter of every ``on_message`` handler: late (reconciled) messages are history, so by default no
+    auto-reply fires for them. The dispatcher recognises it and asks `is_late` once per event, not once per handler.
+    """
+
+    accept: bool
+
+    def __call__(self, ctx: Context) -> bool:
+        return self.accept or not is_late(ctx)
 
 
 def _reaction_type(value: str | Iterable[str]) -> Predicate:
@@ -190,7 +203,7 @@ class Router:
             has_media=has_media,
             **more,
         )
-        return self.on_event(MESSAGE_RECEIVED, _accepts_reconciled(reconciled), *predicates, **keywords)
+        return self.on_event(MESSAGE_RECEIVED, ReconciledGate(reconciled), *predicates, **keywords)
 
     def on_reaction(
         self,
