@@ -26,6 +26,7 @@ from linqbot.dispatch.router import F, Router
 from linqbot.events import EVENT_TABLE, Event, MessageEvent
 from linqbot.inbox import Deduplicator, Inbox
 from linqbot.middleware import OPT_IN_EVENT, OPT_OUT_EVENT, Safeguards, install_safeguards
+from linqbot.observability import Metrics, configure_logging
 from linqbot.outbound import LinqClient, OutboundChain, RetryPolicy, build_message
 from linqbot.plugins import PluginManager
 from linqbot.webhook.app import build_app
@@ -76,6 +77,8 @@ class Bot(Router):
         self.inbox = Inbox(self.process, dedup=dedup, max_concurrency=max_concurrency)
         self.outbound_middleware = OutboundChain()
         """Middleware around every API call the bot makes: ``async def mw(call, call_next)``."""
+        self.metrics = Metrics()
+        """Prometheus metrics, off (and free) until the admin server or `linqbot.observability.instrument` is on."""
         self.closing = False
         self._config: Config | None = None
         self._client: LinqClient | None = None
@@ -154,6 +157,7 @@ class Bot(Router):
                 retry=self.retry,
                 middleware=self.outbound_middleware,
             )
+            self.metrics.watch_http(self._client.http)
         return self._client
 
     @property
@@ -228,8 +232,7 @@ class Bot(Router):
 
     def run(self, host: str = "0.0.0.0", port: int = 8080) -> None:
         """Serve the webhook until interrupted; SIGTERM drains in-flight events before exiting."""
-        if not logging.getLogger().handlers:
-            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        configure_logging()
         _ = self.config  # fail before binding the port
         web.run_app(self.app, host=host, port=port, shutdown_timeout=self.drain_timeout + 5, print=None)
 

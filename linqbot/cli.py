@@ -10,6 +10,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from linqbot.admin import serve_alongside
 from linqbot.bot import Bot
 from linqbot.config import ConfigError
 from linqbot.dev import cli as dev_cli
@@ -56,6 +57,8 @@ def load_bot(target: str) -> Bot:
 
 def _run(args: argparse.Namespace) -> int:
     bot = load_bot(args.target)
+    if args.admin_port is not None:
+        serve_alongside(bot, args.admin_port)
     bot.run(host=args.host, port=args.port)
     return 0
 
@@ -89,6 +92,7 @@ def build_parser(plugins: PluginManager | None = None) -> argparse.ArgumentParse
     run.add_argument("target", help="path/to/bot.py[:attr] or package.module[:attr]")
     run.add_argument("--host", default="0.0.0.0")
     run.add_argument("--port", type=int, default=8080)
+    run.add_argument("--admin-port", type=int, help="serve /metrics and the dashboard on this port (not the webhook's)")
     run.set_defaults(func=_run)
 
     dev = commands.add_parser("dev", help="run a bot against the local emulator, with a phone simulator in the browser")

@@ -94,6 +94,11 @@ class LinqClient:
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=self._http
         )
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The HTTP client under the SDK, for transport hooks (metrics count 429s here, retries included)."""
+        return self._http
+
     async def aclose(self) -> None:
         """Close the HTTP pool, unless the caller supplied (and so owns) it."""
         if self._owns_http:

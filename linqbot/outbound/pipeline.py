@@ -60,12 +60,13 @@ class OutboundChain:
         self._entries: list[tuple[str, OutboundMiddleware]] = []
         self._handler: _Handler = _run_terminal
 
-    def add(self, mw: OutboundMiddleware, name: str | None = None) -> OutboundMiddleware:
-        """Append ``mw`` (outermost first); the name defaults to the function's name, for ``remove``."""
+    def add(self, mw: OutboundMiddleware, name: str | None = None, *, first: bool = False) -> OutboundMiddleware:
+        """Append ``mw`` (outermost first), or with ``first`` make it the outermost; the name defaults to the
+        function's name, for ``remove``."""
         key = name or getattr(mw, "__name__", None) or repr(mw)
         if key in self.names():
             raise ValueError(f"outbound middleware {key!r} is already registered")
-        self._entries.append((key, mw))
+        self._entries.insert(0 if first else len(self._entries), (key, mw))
         self._compose()
         return mw
 

@@ -66,6 +66,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
     except InboxUnavailable as exc:
         log.warning("could not store event %s, Linq will redeliver it: %s", event.event_id, exc)
         return _error(503, "inbox_unavailable", "the bot cannot store events right now; retry later")
+    bot.metrics.webhook(event.event_type, status)
     return web.json_response({"ok": True, "status": status})
 
 
