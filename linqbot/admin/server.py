@@ -2,7 +2,8 @@
 
 Metrics and the dashboard reveal who talks to the bot and how it is doing, so they never share the webhook port
 (which must face the internet): they get a port of their own, on loopback by default. With ``LINQBOT_ADMIN_TOKEN``
-set every request needs it (``Authorization: Bearer …``, or ``?token=`` for a browser); serving on any other
+set every request needs it (``Authorization: Bearer …``; a browser opens ``/?token=…`` once and then
+holds it in an HttpOnly, SameSite=Strict cookie); serving on any other
 interface without a token is refused.
 """
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("linqbot.admin")
 
 ADMIN_TOKEN_SETTING = "LINQBOT_ADMIN_TOKEN"
+COOKIE = "linqbot_admin"
 
 
 def _token_guard(token: str) -> Middleware:
@@ -35,12 +37,17 @@ def _token_guard(token: str) -> Middleware:
     @web.middleware
     async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
         header = request.headers.get("Authorization", "")
-        offered = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else request.query.get("token")
+        from_query = request.query.get("token")
+        offered = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else from_query
+        offered = offered or request.cookies.get(COOKIE)
         if offered is None or not hmac.compare_digest(offered.encode(), expected):
             return web.json_response(
                 {"error": "unauthorized", "reason": f"send the {ADMIN_TOKEN_SETTING} as a Bearer token"}, status=401
             )
-        return await handler(request)
+        response = await handler(request)
+        if from_query and not response.prepared:  # the page's scripts and stream then authenticate by cookie
+            response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
+        return response
 
     return require_token
 
