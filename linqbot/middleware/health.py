@@ -18,6 +18,7 @@ from linqbot.middleware.errors import ChatHealthHold, LineHold
 from linqbot.outbound import LinqAPIError, OutboundCall
 from linqbot.outbound.errors import LineIneligible, OptedOut, RecipientBlocked, RecipientNotAllowed
 from linqbot.outbound.pipeline import Next
+from linqbot.redact import mask_handle
 
 log = logging.getLogger("linqbot.safeguards.health")
 
@@ -58,7 +59,7 @@ class HealthGate:
         for line in lines.phone_numbers:
             await self.directory.set_line(line.phone_number, reputation=line.reputation.status)
             if line.reputation.status != "HEALTHY":
-                log.warning("line %s reputation is %s", line.phone_number, line.reputation.status)
+                log.warning("line %s reputation is %s", mask_handle(line.phone_number), line.reputation.status)
 
     async def __call__(self, call: OutboundCall, call_next: Next) -> Any:
         if not call.is_send:

@@ -90,11 +90,14 @@ def install_safeguards(bot: Bot, settings: Safeguards) -> SafeguardRuntime:
     bot.outer_middleware.add(tracking.inbound, name="safeguard_tracking")
     if settings.opt_out is not None:
         bot.outer_middleware.add(runtime.opt_out.inbound, name="opt_out")
-        bot.outbound_middleware.add(runtime.opt_out.outbound, name="opt_out")
     if settings.flood is not None:
         bot.outer_middleware.add(FloodControl(settings.flood, directory), name="flood_control")
     if settings.loop_breaker is not None:
         bot.outer_middleware.add(LoopGuard(settings.loop_breaker, directory), name="loop_breaker")
+    if settings.pacing is not None:
+        bot.outbound_middleware.add(Pacer(settings.pacing, directory), name="pacing")
+    if settings.opt_out is not None:
+        bot.outbound_middleware.add(runtime.opt_out.outbound, name="opt_out")
     if runtime.health is not None:
         bot.outbound_middleware.add(runtime.health, name="chat_health")
     if settings.non_responders is not None:
@@ -103,7 +106,5 @@ def install_safeguards(bot: Bot, settings: Safeguards) -> SafeguardRuntime:
         indicator = TypingIndicator(settings.typing, directory)
         bot.middleware.add(indicator.around_handler, name="typing")
         bot.outbound_middleware.add(indicator.around_send, name="typing")
-    if settings.pacing is not None:
-        bot.outbound_middleware.add(Pacer(settings.pacing, directory), name="pacing")
     bot.outbound_middleware.add(tracking.outbound, name="safeguard_tracking")
     return runtime

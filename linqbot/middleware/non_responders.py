@@ -2,8 +2,8 @@
 
 Engagement is among the strongest signals Linq scores chats and lines by (its docs aim for about one inbound per two
 outbound); messaging a silent person again and again drives the chat to AT_RISK, then CRITICAL, then the line with it.
-After ``after`` proactive-or-not messages in a row without a reply, proactive sends to that person are held; any
-message or tapback from them resets the count. Replies to a message they just sent always pass.
+After ``after`` messages in a row without an answer (replies and proactive sends alike), proactive sends to that
+person are held; any message or tapback from them resets the count. Replies to a message they just sent always pass.
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from linqbot.middleware.chats import AT_RISK, Directory, Target
-from linqbot.middleware.errors import DailyBudgetExhausted, NewChatBudgetExhausted
+from linqbot.middleware.errors import DailyBudgetExhausted, NewChatBudgetExhausted, SafeguardHold
 from linqbot.middleware.tracking import DAY, budget_key
-from linqbot.outbound import OutboundCall, RateLimited
+from linqbot.outbound import LinqAPIError, OutboundCall, RateLimited
 from linqbot.outbound.pipeline import Next
 from linqbot.redact import mask_handle
 
@@ -77,26 +77,38 @@ class Pacer:
         self._locks = _PairLocks()
 
     async def __call__(self, call: OutboundCall, call_next: Next) -> Any:
+        """Outermost: one send per pair at a time, so the gates inside see the previous send's effect (a burst of
+        concurrent sends cannot all pass a non-responder check at once) and sends keep their order."""
         if not call.is_send:
             return await call_next(call)
         target = await self.directory.target(call)
         keys = self._pair_keys(target)
         async with self._locks.hold(keys):
-            await self._spend_budgets(target)
+            taken = await self._spend_budgets(target)
             for key in keys:
-                await self._reserve(key)
+                taken.append((key, await self._reserve(key)))
             try:
                 return await call_next(call)
             except RateLimited as exc:
+                await self._give_back(taken)
                 await self._pause(keys, exc.retry_after or self.settings.pair_window)
                 raise
+            except (SafeguardHold, LinqAPIError) as exc:
+                if isinstance(exc, SafeguardHold) or exc.status == 403:
+                    await self._give_back(taken)  # refused before queueing: nothing was sent
+                raise
+
+    async def _give_back(self, taken: list[tuple[str, float]]) -> None:
+        for key, stamp in taken:
+            await self.directory.store.release(key, stamp)
 
     def _pair_keys(self, target: Target) -> list[str]:
         recipients = target.handles or (target.chat_id or "unknown",)
         return [f"pair:{target.line}:{recipient}" for recipient in recipients]
 
-    async def _spend_budgets(self, target: Target) -> None:
+    async def _spend_budgets(self, target: Target) -> list[tuple[str, float]]:
         settings, store, now = self.settings, self.directory.store, self.directory.clock.now()
+        taken: list[tuple[str, float]] = []
         if settings.daily_budget is not None:
             wait = await store.acquire(budget_key(target.line), settings.daily_budget, DAY, now)
             if wait:
@@ -104,6 +116,7 @@ class Pacer:
                     f"line {target.line} used its budget of {settings.daily_budget} messages in 24 h",
                     retry_at=now + wait,
                 )
+            taken.append((budget_key(target.line), now))
         if target.is_new_chat:
             limit = settings.new_chats_per_day
             if await self.directory.line_reputation(target.line) == AT_RISK:
@@ -111,11 +124,14 @@ class Pacer:
             if limit is not None:
                 wait = await store.acquire(f"new_chats:{target.line}", limit, DAY, now)
                 if wait:
+                    await self._give_back(taken)
                     raise NewChatBudgetExhausted(
                         f"line {target.line} opened {limit} new conversations in 24 h", retry_at=now + wait
                     )
+                taken.append((f"new_chats:{target.line}", now))
+        return taken
 
-    async def _reserve(self, key: str) -> None:
+    async def _reserve(self, key: str) -> float:
         """Wait until ``key`` has room, then take a slot (the pair lock keeps the order of waiting sends)."""
         settings, clock, store = self.settings, self.directory.clock, self.directory.store
         paused = float(await store.get(f"paused:{key}") or 0.0)
@@ -124,6 +140,7 @@ class Pacer:
         while wait := await store.acquire(key, settings.per_pair, settings.pair_window, clock.now()):
             log.debug("pacing %s: waiting %.1f s", mask_handle(key.rsplit(":", 1)[-1]), wait)
             await clock.sleep(wait)
+        return clock.now()
 
     async def _pause(self, keys: list[str], seconds: float) -> None:
         until = self.directory.clock.now() + seconds

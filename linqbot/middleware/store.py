@@ -18,6 +18,10 @@ class SafeguardStore(Protocol):
         otherwise record nothing and return the seconds until a hit would fit."""
         ...
 
+    async def release(self, key: str, stamp: float) -> None:
+        """Take back a hit recorded at ``stamp`` (a send that was refused before it reached anyone)."""
+        ...
+
     async def hit(self, key: str, window: float, now: float) -> int:
         """Record one hit unconditionally; return the hits within the last ``window`` seconds, this one included."""
         ...
@@ -56,6 +60,11 @@ class MemoryStore:
             return max(hits[len(hits) - limit] + window - now, 1e-3)
         hits.append(now)
         return 0.0
+
+    async def release(self, key: str, stamp: float) -> None:
+        hits = self._windows.get(key)
+        if hits is not None and stamp in hits:
+            hits.remove(stamp)
 
     async def hit(self, key: str, window: float, now: float) -> int:
         hits = self._pruned(key, window, now)

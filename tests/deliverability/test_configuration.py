@@ -22,11 +22,11 @@ def test_all_safeguards_are_installed_by_default_in_working_order() -> None:
     ]
     assert "typing" in bot.middleware.names()
     assert bot.outbound_middleware.names()[:6] == [
+        "pacing",
         "opt_out",
         "chat_health",
         "non_responders",
         "typing",
-        "pacing",
         "safeguard_tracking",
     ]
 
