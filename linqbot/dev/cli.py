@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 
+from linqbot.admin import start_admin
 from linqbot.bot import Bot
 from linqbot.dev.conversation import converse
 from linqbot.dev.session import DEFAULT_PEOPLE, dev_session, phone_url
@@ -16,6 +17,7 @@ from linqbot.emulator.errors import ApiError
 
 DEFAULT_PORT = 8700
 DEFAULT_BOT_PORT = 8701
+DEFAULT_DASHBOARD_PORT = 8702
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--bot-port", type=int, help=f"the bot's webhook port (default {DEFAULT_BOT_PORT}; with --say any free port)"
+    )
+    parser.add_argument(
+        "--dashboard-port",
+        type=int,
+        help=f"the dashboard and /metrics (default {DEFAULT_DASHBOARD_PORT}; with --port, any free port)",
     )
     parser.add_argument(
         "--say", action="append", metavar="TEXT", help="headless: send TEXT, print the bot's answer (repeatable)"
@@ -62,8 +69,16 @@ async def _serve(bot: Bot, args: argparse.Namespace) -> int:
         print(f"linqbot dev: phone simulator at {phone_url(sim)}", flush=True)
         print(f"  the bot's webhook: {webhook}", flush=True)
         print(f"  Linq API emulator: {sim.emulator.base_url} (api key {sim.emulator.api_key!r})", flush=True)
-        print("  press Ctrl-C to stop", flush=True)
-        await stop.wait()
+        dashboard_port = args.dashboard_port
+        if dashboard_port is None:
+            dashboard_port = DEFAULT_DASHBOARD_PORT if args.port is None else 0
+        admin = await start_admin(bot, host=args.host, port=dashboard_port)
+        try:
+            print(f"  dashboard: {admin.url}/", flush=True)
+            print("  press Ctrl-C to stop", flush=True)
+            await stop.wait()
+        finally:
+            await admin.close()
     print("linqbot dev: stopped", flush=True)
     return 0
 
