@@ -293,9 +293,7 @@ class RedisStore(InboxStore):
 
     async def release(self, lane: str) -> bool:
         lock = self._lock(lane)
-        released = bool(
-            await _guard(self._release(keys=[lock, self._key("lane:", lane)], args=[self.owner]))
-        )
+        released = bool(await _guard(self._release(keys=[lock, self._key("lane:", lane)], args=[self.owner])))
         if released:
             self._heartbeat.keys.discard(lock)
         return released

@@ -1,8 +1,8 @@
 """Pick the inbox store from a URL: ``memory://``, ``sqlite:///relative.db`` / ``sqlite:////abs.db``, ``redis://``.
 
 Store options ride in the query string and are checked here, so a typo fails at start-up, not at the first event:
-``retention`` (seconds an event id is remembered, all stores), ``synchronous`` (``full``/``normal``, SQLite),
-``lock_ttl`` and ``prefix`` (Redis; other query parameters go to the Redis client).
+``retention`` (seconds an event id is remembered, all stores), ``synchronous`` (``normal``, the default, or
+``full``; SQLite), ``lock_ttl`` and ``prefix`` (Redis; other query parameters go to the Redis client).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def store_from_url(url: str) -> InboxStore:
         path = parts.path[1:] if parts.path.startswith("/") else parts.path
         if parts.netloc or not path:
             raise ValueError(f"an SQLite inbox URL looks like sqlite:///inbox.db or sqlite:////abs/inbox.db: {url!r}")
-        synchronous = options.pop("synchronous", "full").lower()
+        synchronous = options.pop("synchronous", "normal").lower()
         if synchronous not in ("full", "normal"):
             raise ValueError(f"inbox URL option synchronous must be full or normal, got {synchronous!r}")
         store = SQLiteStore(path, retention=retention, synchronous="full" if synchronous == "full" else "normal")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -17,8 +18,10 @@ from typing import Any
 import aiohttp
 import pytest
 import redis
+from aiohttp import web
 from linq import AsyncLinqAPIV3
 
+from linqbot import Bot
 from linqbot.emulator import Emulator
 
 HERE = Path(__file__).resolve().parent
@@ -222,3 +225,26 @@ async def emulator() -> AsyncIterator[Emulator]:
         yield emu
     finally:
         await emu.stop()
+
+
+@contextlib.asynccontextmanager
+async def serve_bot(
+    bot: Bot, emu: Emulator, *, api_base_url: str | None = None, events: list[str] | None = None
+) -> AsyncIterator[str]:
+    """The bot's webhook server in this process, subscribed on ``emu``; yields the webhook URL.
+
+    ``api_base_url`` points the bot's API client elsewhere (e.g. a fault-injecting proxy in front of ``emu``).
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}{bot.webhook_path}"
+    secret = await subscribe(emu, url, events)
+    bot.configure(
+        api_key=emu.api_key, base_url=api_base_url or emu.base_url, webhook_secret=secret, phone_number=emu.line
+    )
+    runner = web.AppRunner(bot.app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        yield url
+    finally:
+        await runner.cleanup()
