@@ -3,8 +3,8 @@
 Every accept waits for its row to be committed, yet the event loop never touches the disk: webhooks that arrive
 together share one transaction ("group commit"). The default ``synchronous=normal`` (WAL) survives any crash of the
 process — the failure that matters here — and answers in about a millisecond; ``synchronous=full`` also survives a
-power cut or kernel panic at the price of an fsync per commit (~10-20 ms on a cloud disk). Unfinished events are mirrored in
-memory, so workers read them without I/O; on open, the mirror is rebuilt from the rows not yet done.
+power cut or kernel panic at the price of an fsync per commit (~10-20 ms on a cloud disk). Unfinished events are
+mirrored in memory, so workers read them without I/O; on open, the mirror is rebuilt from the rows not yet done.
 
 One process per file: scale out with the Redis store instead.
 """

@@ -27,7 +27,6 @@ from linqbot.emulator import Emulator
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 CRASH_BOT = HERE / "crash_bot.py"
-PROFILE = os.environ.get("DURABILITY_PROFILE", "").split()
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
@@ -117,8 +116,17 @@ class BotProcess:
     def spawn(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, *PROFILE, "-m", "linqbot.cli", "run", str(CRASH_BOT), "--host", "127.0.0.1"]
-                + ["--port", str(self.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "linqbot.cli",
+                    "run",
+                    str(CRASH_BOT),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
                 env=self.env,
                 cwd=self.log_path.parent,
                 stdout=log,
