@@ -22,6 +22,8 @@ class Metrics:
         self.enabled = False
         self.registry = CollectorRegistry()
         self._http: httpx.AsyncClient | None = None
+        self._handler_series: dict[tuple[str, str], Histogram] = {}
+        self._event_series: dict[tuple[str, str], Counter] = {}
 
     def enable(self, queue_depth: Callable[[], float]) -> None:
         """Create the metrics; ``queue_depth`` is read at scrape time only. Calling it again does nothing."""
@@ -49,7 +51,8 @@ class Metrics:
         )
         self._pending.set_function(queue_depth)
         self._rate_limited = Counter(
-            "linqbot_api_rate_limited", "HTTP 429 answers from the Linq API (each retried attempt counts)",
+            "linqbot_api_rate_limited",
+            "HTTP 429 answers from the Linq API (each retried attempt counts)",
             registry=registry,
         )
         self._gates = Counter(
@@ -67,13 +70,20 @@ class Metrics:
     def webhook(self, event_type: str, outcome: str) -> None:
         if not self.enabled:
             return
-        self._events.labels(event_type, outcome).inc()
+        series = self._event_series.get((event_type, outcome))
+        if series is None:
+            series = self._event_series[(event_type, outcome)] = self._events.labels(event_type, outcome)
+        series.inc()
         if outcome == "duplicate":
             self._dedup.inc()
 
     def handler(self, name: str, seconds: float, outcome: str) -> None:
-        if self.enabled:
-            self._handlers.labels(name, outcome).observe(seconds)
+        if not self.enabled:
+            return
+        series = self._handler_series.get((name, outcome))
+        if series is None:  # labels() takes a lock and builds a key: once per handler and outcome, not per event
+            series = self._handler_series[(name, outcome)] = self._handlers.labels(name, outcome)
+        series.observe(seconds)
 
     def gate(self, name: str, decision: str) -> None:
         """Count one decision of gate ``name`` (e.g. ``gate("pacing", "delayed")``)."""
