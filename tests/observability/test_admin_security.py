@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from linqbot import Bot
-from linqbot.admin import start_admin
+from linqbot.admin import serve_alongside, start_admin
+from linqbot.admin.server import ADMIN_SERVER
 from linqbot.config import ConfigError
+from linqbot.emulator import Emulator
 from linqbot.middleware import Safeguards
 from linqbot.testing import simulate
 from tests.observability.helpers import scrape, served
 
 TOKEN = "admin-token-for-tests"
+SECRET = "whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIzNDU="
 
 
 async def status(url: str, **headers: str) -> int:
@@ -53,3 +57,25 @@ async def test_serving_beyond_loopback_without_a_token_is_refused() -> None:
     async with simulate(bot):
         with pytest.raises(ConfigError, match="LINQBOT_ADMIN_TOKEN is required"):
             await start_admin(bot, host="0.0.0.0")
+
+
+async def test_linqbot_run_admin_port_starts_and_stops_with_the_webhook_app() -> None:
+    async with Emulator() as emulator:
+        bot = Bot(
+            api_key=emulator.api_key,
+            base_url=emulator.base_url,
+            webhook_secret=SECRET,
+            env_file=None,
+            safeguards=Safeguards.off(),
+        )
+        serve_alongside(bot, port=0)
+        runner = web.AppRunner(bot.app)
+        await runner.setup()
+        admin = bot.app[ADMIN_SERVER]
+        try:
+            assert await status(f"{admin.url}/metrics") == 200
+            assert admin.url.startswith("http://127.0.0.1:")
+        finally:
+            await runner.cleanup()
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await status(f"{admin.url}/metrics")
