@@ -98,7 +98,8 @@ class Dispatcher:
 
     async def feed(self, ctx: Context) -> Any:
         """Dispatch one event. Exceptions go to ``on_error`` handlers, else to the log; they never escape."""
-        self._refresh()
+        if self._generation != self.root.generation:
+            self._compile()
         logged = current_event.set(ctx.event)
         try:
             return await self._entry(ctx)

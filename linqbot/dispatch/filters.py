@@ -58,7 +58,10 @@ def contains(value: str | Iterable[str]) -> Predicate:
 
     def check(ctx: Context) -> bool:
         text = ctx.text.casefold()
-        return any(n in text for n in needles)
+        for needle in needles:
+            if needle in text:
+                return True
+        return False
 
     return check
 

@@ -216,7 +216,7 @@ class Message(LinqModel):
     @property
     def text(self) -> str:
         """All text parts joined by newlines; "" for media-only or zero-retention messages."""
-        return "\n".join(part.value for part in self.parts if isinstance(part, TextPart))
+        return "\n".join([part.value for part in self.parts if isinstance(part, TextPart)])
 
     @property
     def media(self) -> list[MediaPart]:
