@@ -32,6 +32,8 @@ class StatusTracker:
     def __init__(self, max_messages: int = 100_000) -> None:
         self._status: OrderedDict[str, str] = OrderedDict()
         self._max = max_messages
+        self.stale = 0
+        """Status events dropped because they arrived after a later status (a measure of webhook reordering)."""
 
     def get(self, message_id: str) -> str | None:
         return self._status.get(message_id)
@@ -54,6 +56,7 @@ class StatusTracker:
         if status is None or message_id is None:
             return await call_next(ctx)
         if not self.advance(message_id, status):
+            self.stale += 1
             log.debug("ignored stale %s for message %s (already %s)", status, message_id, self.get(message_id))
             return None
         return await call_next(ctx)
