@@ -284,7 +284,10 @@ def aiogram_best_runner(count: int) -> Runner:
 
 
 def aiogram_common_runner(count: int) -> Runner:
-    """aiogram as its docs teach it: magic ``F`` filters and a default Dispatcher."""
+    """aiogram as its docs teach it: magic ``F`` filters and a default Dispatcher.
+
+    ``regexp`` gets ``mode="search"`` because magic-filter anchors patterns (``re.match``) by default.
+    """
     router = AiogramRouter()
     text = F.text.lower()
     filters: list[tuple[Any, ...]] = [
@@ -292,23 +295,23 @@ def aiogram_common_runner(count: int) -> Runner:
         (text.in_({"help", "menu"}),),
         (F.text.startswith("/"),),
         (text.contains("unsubscribe"),),
-        (F.text.regexp(r"^stop\b"),),
+        (F.text.regexp(r"^stop\b", mode="search"),),
         (F.from_user.id == 999,),
         (F.chat.type.in_({"group", "supergroup"}),),
         (F.photo,),
         (F.text.isdigit(),),
         (text.contains("refund") | text.contains("cancel"),),
         (text.startswith(("hey bot", "ok bot")),),
-        (F.text.regexp(r"\bweather in (\w+)"),),
+        (F.text.regexp(r"\bweather in (\w+)", mode="search"),),
         (text == "ping",),
         (F.from_user.id.in_({998, 997}), text.contains("vip")),
         (_is_admin,),
         (text.startswith("track"),),
         (text.contains("price"),),
-        (F.text.regexp(r"(?i)^book (\w+)"),),
+        (F.text.regexp(r"(?i)^book (\w+)", mode="search"),),
         (text == "thanks", F.chat.type == "private"),
     ]
-    last = (F.text.regexp(r"order #(\d+)").as_("match"), F.from_user.id == SENDER_USER_ID)
+    last = (F.text.regexp(r"order #(\d+)", mode="search").as_("match"), F.from_user.id == SENDER_USER_ID)
     return _aiogram_runner("aiogram (common: magic F filters)", count, router, filters, last)
 
 
