@@ -51,7 +51,7 @@ def linqbot_storage_backends() -> dict[str, Any] | None:
 
 @hookspec
 def linqbot_scheduled_jobs(bot: Bot) -> list[Any] | None:
-    """Return jobs for the scheduler plugin to register at start-up (see docs/plugins.md for the job spec)."""
+    """Return jobs for the scheduler plugin to register at start-up (see docs/scheduling.md for the job spec)."""
 
 
 @hookspec
@@ -67,6 +67,11 @@ def linqbot_startup(bot: Bot) -> Any:
 @hookspec
 def linqbot_shutdown(bot: Bot) -> Any:
     """*Async.* The bot is stopping after in-flight events finished: flush and close what ``startup`` opened."""
+
+
+@hookspec
+def linqbot_advance_time(bot: Bot, seconds: float) -> Any:
+    """*Async.* A test moved time forward: run now the work that would have come due within ``seconds``."""
 
 
 @hookspec

@@ -182,6 +182,8 @@ class Simulation:
         self.changes: list[Json] = []
         """Every change the emulator published (messages, statuses, typing, reactions, deliveries)."""
         self._users: dict[str, SimulatedUser] = {}
+        self.elapsed = 0.0
+        """Seconds `advance` has moved time forward so far."""
 
     def user(self, handle: str) -> SimulatedUser:
         """The simulated person with this handle (E.164 or email); the same object on every call."""
@@ -194,9 +196,13 @@ class Simulation:
         found = [SentMessage(m) for m in self.emulator.messages(direction="outbound")]
         return found if to is None else [m for m in found if to in m.to]
 
-    def advance(self, seconds: float) -> None:
-        """Move the emulator's clock forward (rate-limit windows, typing expiry)."""
+    async def advance(self, seconds: float) -> None:
+        """Move time forward: the emulator's clock (rate-limit windows, typing expiry) moves, and scheduled work
+        that would have come due by then runs now (``linqbot_advance_time``). Advances add up; a recurring job
+        runs at most once per advance."""
+        self.elapsed += seconds
         self.emulator.advance_clock(seconds)
+        await self.bot.plugins.call("linqbot_advance_time", bot=self.bot, seconds=self.elapsed)
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until every webhook is delivered, every accepted event handled, and nothing more is under way."""

@@ -83,5 +83,11 @@ async def linqbot_shutdown(bot: Bot) -> None:
 
 
 @hookimpl
+async def linqbot_advance_time(bot: Bot, seconds: float) -> None:
+    """Time travel for tests: jobs due within ``seconds`` run now."""
+    await scheduler_of(bot).run_due(seconds)
+
+
+@hookimpl
 def linqbot_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_commands(subparsers)

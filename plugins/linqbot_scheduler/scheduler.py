@@ -380,6 +380,23 @@ class BotScheduler:
         finally:
             engine.dispose()
 
+    async def run_due(self, within: float, timeout: float = 30.0) -> list[JobRun]:
+        """Run now, in due order, every job due within ``within`` seconds, and return their outcomes (for tests)."""
+        if self.apscheduler is None:
+            return []
+        horizon = datetime.now(UTC) + timedelta(seconds=within)
+        due = sorted(
+            (job for job in self.apscheduler.get_jobs() if job.next_run_time and job.next_run_time <= horizon),
+            key=lambda job: job.next_run_time,
+        )
+        outcomes = []
+        for job in due:
+            outcome = asyncio.ensure_future(self.wait_for_run(job.id, timeout))
+            await asyncio.sleep(0)  # the waiter must be registered before the job can finish
+            self.run_now(job.id)
+            outcomes.append(await outcome)
+        return outcomes
+
     async def wait_for_run(self, job_id: str, timeout: float = 10.0) -> JobRun:
         """The next outcome recorded for ``job_id`` after this call (for tests and scripts that await a job)."""
         future: asyncio.Future[JobRun] = asyncio.get_running_loop().create_future()
