@@ -228,12 +228,14 @@ async def simulate(
     host: str = "127.0.0.1",
     configure_line: bool = True,
     bot_port: int = 0,
+    payload_version: str = "2026-02-03",
     **emulator_options: Any,
 ) -> AsyncIterator[Simulation]:
     """Start the emulator (unless given a running one) and the bot's webhook server, wired together.
 
     ``configure_line=False`` leaves ``LINQ_PHONE_NUMBER`` unset, so proactive sends use Linq's automatic line
     selection (``POST /v3/messages``). ``bot_port`` fixes the bot's webhook port (0: any free port).
+    ``payload_version="2025-01-01"`` subscribes with Linq's legacy payloads.
     """
     emu = emulator or Emulator(**emulator_options)
     owns_emulator = emulator is None
@@ -259,7 +261,7 @@ async def simulate(
         await site.start()
         port = runner.addresses[0][1]
         await sdk.webhook_subscriptions.update(
-            subscription.id, target_url=f"http://{host}:{port}{bot.webhook_path}?version=2026-02-03"
+            subscription.id, target_url=f"http://{host}:{port}{bot.webhook_path}?version={payload_version}"
         )
         recorder = asyncio.get_running_loop().create_task(_record(emu, sim.changes.append))
         await asyncio.sleep(0)  # let the recorder subscribe before the test acts

@@ -75,3 +75,12 @@ async def test_expect_reply_fails_clearly_when_the_bot_stays_silent() -> None:
         await user.send("anyone?")
         with pytest.raises(AssertionError, match="sent nothing more"):
             await user.expect_reply(timeout=0.3)
+
+
+async def test_legacy_payload_subscriptions_reach_the_same_handlers() -> None:
+    async with simulate(echo_bot(), payload_version="2025-01-01") as sim:
+        user = sim.user("+15550100011")
+        await user.send("ping")
+        assert (await user.expect_reply()).text == "echo: ping"
+        await user.send("hi")
+        assert (await user.expect_reply()).text == "Hello!"
