@@ -46,5 +46,6 @@ class FloodControl:
                 settings.per_seconds,
                 ctx.event.event_id,
             )
+            directory.bot.metrics.gate("flood_control", "dropped")
             return None
         return await call_next(ctx)

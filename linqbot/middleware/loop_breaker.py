@@ -43,6 +43,7 @@ class LoopGuard:
         await store.set(f"loop_in:{chat_id}", repr(now))
         if _float(await store.get(f"loop_cooldown:{chat_id}")) > now:
             log.info("chat %s is cooling down after a reply loop; message not dispatched", chat_id)
+            self.directory.bot.metrics.gate("loop_breaker", "dropped")
             return None
         last_sent = await store.get(f"sent_at:{chat_id}")
         answered = last_sent is not None and float(last_sent) >= previous_inbound
@@ -57,6 +58,7 @@ class LoopGuard:
                     rounds,
                     settings.cooldown,
                 )
+                self.directory.bot.metrics.gate("loop_breaker", "tripped")
                 return None
         else:
             await store.delete(f"loop_rounds:{chat_id}")

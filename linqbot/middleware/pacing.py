@@ -138,6 +138,7 @@ class Pacer:
         if paused > clock.now():
             await clock.sleep(paused - clock.now())
         while wait := await store.acquire(key, settings.per_pair, settings.pair_window, clock.now()):
+            self.directory.bot.metrics.gate("pacing", "delayed")
             log.debug("pacing %s: waiting %.1f s", mask_handle(key.rsplit(":", 1)[-1]), wait)
             await clock.sleep(wait)
         return clock.now()

@@ -34,9 +34,9 @@ class Harness:
         """The ops of calls into chats (start-up reads of the line left out), in order."""
         return [c.op for c in self.calls if c.chat_id is not None]
 
-    def advance(self, sim: Simulation, seconds: float) -> None:
+    async def advance(self, sim: Simulation, seconds: float) -> None:
         """Move the emulator's clock and the safeguards' clock together (Linq's windows and ours)."""
-        sim.advance(seconds)
+        await sim.advance(seconds)
         self.clock.advance(seconds)
 
 

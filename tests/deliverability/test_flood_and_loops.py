@@ -31,7 +31,7 @@ async def test_a_burst_from_one_person_is_acknowledged_but_only_the_first_messag
         assert handled == ["spam 0", "spam 1", "spam 2", "hello"]
         assert all(entry["status"] == 200 for entry in sim.emulator.webhook_log()), "every delivery acknowledged"
         assert await h.bot.safeguards.is_opted_out(ann.handle)
-        h.advance(sim, 11)
+        await h.advance(sim, 11)
         await ann.send("sorry about that")
         await sim.idle()
         assert handled[-1] == "sorry about that"
@@ -58,12 +58,12 @@ async def test_a_bot_answering_instantly_is_cut_off_after_a_few_rounds_and_a_hum
             await human.send(f"message {n}")
             assert (await human.expect_reply()).text == f"you said: message {n}"
             await sim.idle()
-            h.advance(sim, 5)  # people take a few seconds
+            await h.advance(sim, 5)  # people take a few seconds
 
         await sim.user(other_bot).send("anyone there?")
         await sim.idle()
         assert len(sim.sent(other_bot)) == 4, "cooling down"
-        h.advance(sim, 601)
+        await h.advance(sim, 601)
         await sim.user(other_bot).send("anyone there?")
         await sim.idle()
         assert sim.sent(other_bot)[-1].text == "you said: anyone there?"

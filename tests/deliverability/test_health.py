@@ -105,6 +105,6 @@ async def test_linqs_2027_is_remembered_so_an_ineligible_line_is_not_hammered() 
         with pytest.raises(LineIneligible, match="cached"):
             await h.bot.send("+15550100003", "hi")
         assert len(h.ops("create_chat")) == 1, "the second refusal cost no request"
-        h.advance(sim, 301)
+        await h.advance(sim, 301)
         sim.emulator.set_line_status(sim.emulator.line, status="ACTIVE")
         await h.bot.send("+15550100003", "hi")

@@ -30,7 +30,7 @@ async def test_a_hundred_concurrent_replies_to_one_person_all_arrive_in_order_wi
         for window in range(1, 4):
             await h.clock.wait_for_sleepers(1)  # the pacer holds the rest back instead of letting Linq say 429
             assert len(sim.sent(ann.handle)) == 30 * window
-            h.advance(sim, 60)
+            await h.advance(sim, 60)
         replies = await ann.expect_replies(100)
         assert [r.text for r in replies] == [f"reply {n}" for n in range(100)]
         await sim.idle()
@@ -77,7 +77,7 @@ async def test_the_daily_budget_counts_inbound_and_outbound_and_refuses_with_a_t
         assert [type(e) for e in h.errors] == [DailyBudgetExhausted]
         with pytest.raises(DailyBudgetExhausted):
             await h.bot.send("+15550100009", "news")
-        h.advance(sim, 24 * 3600)
+        await h.advance(sim, 24 * 3600)
         await h.bot.send(ann.handle, "a new day")
         assert (await ann.expect_reply()).text == "a new day"
 

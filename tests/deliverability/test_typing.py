@@ -31,10 +31,10 @@ async def test_a_slow_handler_shows_typing_and_its_reply_clears_it_without_a_del
         await started.wait()
         await h.clock.wait_for_sleepers(1)
         assert not ann.saw_typing(), "no indicator for the first 0.8 s"
-        h.advance(sim, 1.0)
+        await h.advance(sim, 1.0)
         await ann.expect_typing()
         await h.clock.wait_for_sleepers(1)
-        h.advance(sim, 55.0)  # the refresh before Linq's ~60 s expiry
+        await h.advance(sim, 55.0)  # the refresh before Linq's ~60 s expiry
         await sim.emulator.wait_for(lambda: len(h.ops("typing_start")) == 2)
         release.set()
         assert (await ann.expect_reply()).text == "done thinking"
@@ -63,7 +63,7 @@ async def test_a_handler_that_ends_silently_stops_the_indicator_and_a_fast_one_n
 
         await ann.send("slow")
         await h.clock.wait_for_sleepers(1)
-        h.advance(sim, 1.0)
+        await h.advance(sim, 1.0)
         await ann.expect_typing()
         release.set()
         await sim.idle()
@@ -85,7 +85,7 @@ async def test_a_failing_typing_endpoint_never_breaks_the_handler() -> None:
         ann = sim.user("+15550100002")
         await ann.send("hi")
         await h.clock.wait_for_sleepers(2)  # the handler's work and the typing timer
-        h.advance(sim, 2.0)
+        await h.advance(sim, 2.0)
         assert (await ann.expect_reply()).text == "still answered"
         await sim.idle()
         assert len(h.ops("typing_start")) == 1 and h.errors == []
@@ -103,12 +103,12 @@ async def test_bubbles_go_out_in_order_with_typing_and_a_pause_that_grows_with_t
         await ann.send("hello")
         await h.clock.wait_for_sleepers(2)  # the (distant) typing timer and the pause before bubble 2
         assert [m.text for m in ann.replies()] == ["Hi!"]
-        h.advance(sim, 1.1)
+        await h.advance(sim, 1.1)
         assert h.clock.sleepers == 2, "40 characters: a 1.2 s pause, not over after 1.1 s"
-        h.advance(sim, 0.15)
+        await h.advance(sim, 0.15)
         await ann.expect_replies(2)
         await h.clock.wait_for_sleepers(2)
-        h.advance(sim, 0.35)  # "ok": the minimum pause (0.3 s)
+        await h.advance(sim, 0.35)  # "ok": the minimum pause (0.3 s)
         assert [m.text for m in await ann.expect_replies(1)] == ["ok"]
         await sim.idle()
         assert h.chat_ops() == [
