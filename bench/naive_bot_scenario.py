@@ -72,7 +72,7 @@ async def drive(sim: Simulation, clock: ManualClock | None, work: Any) -> None:
         waiter = asyncio.ensure_future(clock.wait_for_sleepers(1, timeout=3600))
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
         if waiter.done() and not task.done():
-            sim.advance(60)
+            await sim.advance(60)
             clock.advance(60)
         waiter.cancel()
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
