@@ -124,15 +124,19 @@ class Inbox:
     # -- workers ---------------------------------------------------------------------------------------------------
 
     def _wake(self, lane: str) -> None:
-        if lane in self._workers:
+        running = self._workers.get(lane)
+        if running is not None and not running.done():
             return
+        # A worker that has just released its lane is done but not yet retired: an event accepted in between
+        # needs a new worker, or it would wait for the chat's next webhook.
         self._idle.clear()
         worker = asyncio.get_running_loop().create_task(self._work(lane))
         self._workers[lane] = worker
-        worker.add_done_callback(lambda _: self._retire(lane))
+        worker.add_done_callback(lambda done: self._retire(lane, done))
 
-    def _retire(self, lane: str) -> None:
-        del self._workers[lane]
+    def _retire(self, lane: str, worker: asyncio.Task[None]) -> None:
+        if self._workers.get(lane) is worker:
+            del self._workers[lane]
         if not self._workers:
             self._idle.set()
 
