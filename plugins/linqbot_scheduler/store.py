@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
-from sqlalchemy import Engine, create_engine, inspect, make_url, select
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, select
 from sqlalchemy.pool import StaticPool
 
 URL_ENV = "LINQBOT_SCHEDULER_URL"
@@ -61,7 +61,19 @@ def open_engine(url: str) -> Engine:
     """An engine for the job store; ``memory://`` is a private in-memory SQLite database (jobs die with the bot)."""
     if url == MEMORY_URL:
         return create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
-    return create_engine(url)
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _fast_commits)
+    return engine
+
+
+def _fast_commits(connection: Any, _: Any) -> None:
+    """WAL with synchronous=NORMAL: a commit stops waiting for an fsync (milliseconds per job added or fired, which
+    made 10k due jobs fire seconds late), and a crash of the process still loses no committed job."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def job_store(engine: Engine) -> SQLAlchemyJobStore:
