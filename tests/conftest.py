@@ -13,6 +13,8 @@ import pytest
 
 from linqbot.webhook import sign_legacy, sign_standard
 
+pytest_plugins = ["tests.browser"]  # the `browser` fixture for the page tests
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(os.environ.get("LINQ_FIXTURES_DIR", REPO.parent / "shared" / "linq-api" / "fixtures"))
 SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy1vbmx5LTEyMzQ1Njc4OTA="

@@ -2,40 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from linqbot import Bot, Context
 from linqbot.admin import AdminServer
 from linqbot.middleware import Safeguards
 from linqbot.testing import Simulation
+from tests.browser import SCREENSHOTS, WAIT_MS, needs_chromium
 from tests.observability.helpers import served
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(os.environ.get("LINQBOT_SCREENSHOTS", tempfile.gettempdir()))
-WAIT_MS = 10_000
 TOKEN = "dashboard-test-token"
 PERSON = "+15550100002"
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-)
+pytestmark = needs_chromium
 
 
 def echo_bot() -> Bot:
@@ -55,17 +38,12 @@ async def running() -> AsyncIterator[tuple[Simulation, AdminServer]]:
 
 
 @pytest.fixture
-async def page(running: tuple[Simulation, AdminServer]) -> AsyncIterator[Page]:
+async def page(running: tuple[Simulation, AdminServer], browser: Browser) -> AsyncIterator[Page]:
     _, admin = running
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1400, "height": 900})
-            await page.goto(f"{admin.url}/?token={TOKEN}")
-            await expect(page.locator("#connection")).to_have_text("live", timeout=WAIT_MS)
-            yield page
-        finally:
-            await browser.close()
+    page = await browser.new_page(viewport={"width": 1400, "height": 900})
+    await page.goto(f"{admin.url}/?token={TOKEN}")
+    await expect(page.locator("#connection")).to_have_text("live", timeout=WAIT_MS)
+    yield page
 
 
 async def test_a_new_chat_and_its_events_appear_live(running: tuple[Simulation, AdminServer], page: Page) -> None:

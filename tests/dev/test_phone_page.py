@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from linqbot import Bot, Context
 from linqbot.dev import dev_session, phone_url
 from linqbot.events import ReactionEvent
 from linqbot.testing import Simulation
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(os.environ.get("LINQBOT_SCREENSHOTS", tempfile.gettempdir()))
-WAIT_MS = 10_000
+from tests.browser import SCREENSHOTS, WAIT_MS, needs_chromium
 
 pytestmark = [
     pytest.mark.usefixtures("linq_env"),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"),
+    needs_chromium,
 ]
 
 
@@ -70,16 +54,6 @@ class PhoneBot:
         @bot.on_typing()
         async def typing(ctx: Context) -> None:
             self.person_typing.set()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 @pytest.fixture
