@@ -1,7 +1,9 @@
 """The bot the durability tests run as a real process: one reply per message, after a short random pause.
 
 Settings come from the environment (``LINQ_*``, ``LINQBOT_INBOX_URL``). With ``CRASH_BOT_RUNS_KEY`` set (Redis
-inbox), every handler run is counted in that Redis hash, so a test can prove each event ran exactly once.
+inbox), every handler run is counted in that Redis hash, so a test can prove each event ran exactly once. With
+``CRASH_BOT_DISPATCH_LOG`` set, every dispatched event id is appended to that file instead of being handled (the
+fuzz test's witness that nothing unsigned gets through).
 """
 
 from __future__ import annotations
@@ -11,15 +13,29 @@ import os
 import random
 
 from linqbot import Bot, Context, Safeguards
+from linqbot.dispatch.middleware import Next
 
 bot = Bot(
     env_file=None,
     drain_timeout=float(os.environ.get("CRASH_BOT_DRAIN_TIMEOUT", "10")),
+    body_limit=int(os.environ.get("CRASH_BOT_BODY_LIMIT", str(1024 * 1024))),
     plugins="-state,-scheduler,-outreach,-commands",
     safeguards=Safeguards.off() if os.environ.get("CRASH_BOT_SAFEGUARDS") == "off" else Safeguards(typing=None),
 )
+DISPATCH_LOG = os.environ.get("CRASH_BOT_DISPATCH_LOG")
 PAUSE = float(os.environ.get("CRASH_BOT_PAUSE", "0.02"))
 RUNS_KEY = os.environ.get("CRASH_BOT_RUNS_KEY")
+
+
+if DISPATCH_LOG:
+
+    def record_dispatch(event_id: str) -> None:
+        with open(str(DISPATCH_LOG), "a") as log:
+            log.write(event_id + "\n")
+
+    @bot.outer_middleware
+    async def witness(ctx: Context, call_next: Next[Context]) -> None:
+        record_dispatch(ctx.event.event_id)
 
 
 async def count_run(event_id: str) -> None:
