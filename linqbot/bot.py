@@ -11,20 +11,22 @@ bot.run()
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 
-from linqbot.config import Config, load_config
+from linqbot.config import Config, ConfigError, load_config
 from linqbot.dispatch.context import Context
 from linqbot.dispatch.dispatcher import Dispatcher
-from linqbot.dispatch.middleware import Next
 from linqbot.dispatch.filters import Predicate
+from linqbot.dispatch.middleware import Next
 from linqbot.dispatch.router import F, Router
 from linqbot.events import EVENT_TABLE, Event, MessageEvent
-from linqbot.inbox import Deduplicator, Inbox
+from linqbot.inbox import DEFAULT_FILE_URL, Inbox, InboxStore, Leadership, StatusTracker, store_from_url
 from linqbot.middleware import OPT_IN_EVENT, OPT_OUT_EVENT, Safeguards, install_safeguards
 from linqbot.observability import Metrics, configure_logging
 from linqbot.outbound import LinqClient, OutboundChain, RetryPolicy, build_message
@@ -53,7 +55,7 @@ class Bot(Router):
         max_concurrency: int = 64,
         body_limit: int = DEFAULT_BODY_LIMIT,
         drain_timeout: float = 25.0,
-        dedup: Deduplicator | None = None,
+        inbox: str | InboxStore | None = None,
         retry: RetryPolicy | None = None,
         env_file: str | None = ".env",
         plugins: str | Sequence[str | object] | None = None,
@@ -74,7 +76,17 @@ class Bot(Router):
         self.drain_timeout = drain_timeout
         self.retry = retry
         self.dispatcher = Dispatcher(self)
-        self.inbox = Inbox(self.process, dedup=dedup, max_concurrency=max_concurrency)
+        self.inbox = Inbox(self.process, max_concurrency=max_concurrency)
+        """Durable, deduplicated, per-chat ordered intake: ``inbox=`` / ``LINQBOT_INBOX_URL`` pick the store
+        (``memory://``, ``sqlite:///inbox.db``, ``redis://…``); ``run()`` defaults to a file, everything else to memory.
+        """
+        self._inbox_default: str | None = None
+        self._inbox_explicit = inbox is not None
+        if inbox is not None:
+            self.inbox.use(store_from_url(inbox) if isinstance(inbox, str) else inbox)
+        self.status = StatusTracker()
+        """The furthest status of each recent message; stale status webhooks never reach handlers."""
+        self.outer_middleware.add(self.status.middleware, name="message_status", first=True)
         self.outbound_middleware = OutboundChain()
         """Middleware around every API call the bot makes: ``async def mw(call, call_next)``."""
         self.metrics = Metrics()
@@ -186,18 +198,35 @@ class Bot(Router):
         """Check the settings and open the client; fails fast with a `ConfigError` naming what is wrong."""
         self.closing = False
         _ = self.client, self.verifier
+        if not self.inbox.started:
+            self._choose_inbox_store()
+            await self.inbox.start()
         await self.safeguards.startup()
         await self.plugins.call("linqbot_startup", bot=self)
         log.info("linqbot ready: %d handler types, webhook at %s", len(self.dispatcher_types()), self.webhook_path)
 
+    def _choose_inbox_store(self) -> None:
+        """``inbox=`` wins, then ``LINQBOT_INBOX_URL``, then run()'s file default; otherwise memory."""
+        url = self.config.extra.get("LINQBOT_INBOX_URL") or self._inbox_default
+        if url is None or self._inbox_explicit:
+            return
+        try:
+            self.inbox.use(store_from_url(url))
+        except ValueError as exc:
+            raise ConfigError(f"LINQBOT_INBOX_URL: {exc}") from None
+
     async def shutdown(self) -> None:
-        """Stop accepting webhooks (503 makes Linq retry them), finish in-flight events, close the client."""
+        """Stop accepting webhooks (503 makes Linq retry them), finish in-flight events, close the client.
+
+        Events still unfinished after ``drain_timeout`` stay in a durable inbox and run after the next start.
+        """
         self.closing = True
         if not await self.inbox.drain(self.drain_timeout):
             log.warning("shutdown: %d events still running after %.0f s", self.inbox.pending, self.drain_timeout)
-            await self.inbox.queues.cancel()
+            await self.inbox.cancel()
         await self.safeguards.shutdown()
         await self.plugins.call("linqbot_shutdown", bot=self)
+        await self.inbox.close()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -216,25 +245,54 @@ class Bot(Router):
 
     # -- the way in ------------------------------------------------------------------------------------------------
 
-    async def ingest(self, event: Event) -> str:
-        """Accept a verified event: returns "accepted", "duplicate", "echo" or "ignored"."""
+    def message_status(self, message_id: str) -> str | None:
+        """The furthest status seen for a message (sent, delivered, read or failed); it never goes backwards."""
+        return self.status.get(message_id)
+
+    def leadership(self, name: str) -> Leadership:
+        """Leader election among every process sharing this bot's inbox (e.g. for scheduled jobs)."""
+        return self.inbox.leadership(name)
+
+    async def ingest(self, event: Event, body: bytes | None = None) -> str:
+        """Accept a verified event (``body``: its raw bytes, stored for re-runs): returns "accepted",
+        "duplicate", "echo" or "ignored". Raises `InboxUnavailable` when the inbox store is unreachable."""
         if isinstance(event, MessageEvent) and event.event_type == "message.received" and event.message.is_from_me:
             return "echo"
         known = isinstance(EVENT_TABLE.get(event.event_type), type)
         if not known and not self.dispatcher.handles(event.event_type):
             log.info("acknowledged %s event %s: no handler for this type", event.event_type, event.event_id)
             return "ignored"
-        return "accepted" if await self.inbox.accept(event) else "duplicate"
+        return "accepted" if await self.inbox.accept(event, body) else "duplicate"
 
     async def process(self, event: Event) -> Any:
         """Dispatch one event now (the inbox calls this; tests and benchmarks may too)."""
         return await self.dispatcher.feed(Context(self, event))
 
     def run(self, host: str = "0.0.0.0", port: int = 8080) -> None:
-        """Serve the webhook until interrupted; SIGTERM drains in-flight events before exiting."""
+        """Serve the webhook until SIGTERM/SIGINT; the inbox defaults to ``.linqbot/inbox.db`` (SQLite)."""
         configure_logging()
         _ = self.config  # fail before binding the port
-        web.run_app(self.app, host=host, port=port, shutdown_timeout=self.drain_timeout + 5, print=None)
+        self._inbox_default = DEFAULT_FILE_URL
+        asyncio.run(self.serve(host, port))
+
+    async def serve(self, host: str = "0.0.0.0", port: int = 8080) -> None:
+        """Serve until SIGTERM/SIGINT, then drain while still listening: new webhooks get 503 (Linq retries them)
+        and in-flight events get ``drain_timeout`` seconds to finish before the server closes."""
+        runner = web.AppRunner(self.app, shutdown_timeout=5.0)
+        await runner.setup()  # starts the bot: settings checked, unfinished events resumed
+        try:
+            await web.TCPSite(runner, host, port).start()
+            log.info("listening on %s:%d", host, port)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+            log.info("stopping: new webhooks get 503 while %d events finish", self.inbox.pending)
+            self.closing = True
+            await self.inbox.drain(self.drain_timeout)
+        finally:
+            await runner.cleanup()
 
     # -- proactive sends ---------------------------------------------------------------------------------------
 
