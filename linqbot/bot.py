@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -22,12 +22,11 @@ from aiohttp import web
 from linqbot.config import Config, ConfigError, load_config
 from linqbot.dispatch.context import Context
 from linqbot.dispatch.dispatcher import Dispatcher
-from linqbot.dispatch.filters import Predicate
 from linqbot.dispatch.middleware import Next
-from linqbot.dispatch.router import F, Router
+from linqbot.dispatch.router import Router
 from linqbot.events import EVENT_TABLE, Event, MessageEvent
 from linqbot.inbox import DEFAULT_FILE_URL, Inbox, InboxStore, Leadership, StatusTracker, store_from_url
-from linqbot.middleware import OPT_IN_EVENT, OPT_OUT_EVENT, Safeguards, install_safeguards
+from linqbot.middleware import Safeguards, install_safeguards
 from linqbot.observability import Metrics, configure_logging
 from linqbot.outbound import LinqClient, OutboundChain, RetryPolicy, build_message
 from linqbot.plugins import PluginManager
@@ -230,15 +229,6 @@ class Bot(Router):
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-
-    def on_opt_out(self, *predicates: Predicate, **filters: Any) -> Callable[[F], F]:
-        """Someone sent an opt-out keyword (STOP …): sends to them now raise `OptedOut`; one courtesy reply may
-        pass with ``ctx.reply(..., override_optout=True)``."""
-        return self.on_event(OPT_OUT_EVENT, *predicates, **filters)
-
-    def on_opt_in(self, *predicates: Predicate, **filters: Any) -> Callable[[F], F]:
-        """An opted-out person wrote again, which opts them back in (their message is dispatched next)."""
-        return self.on_event(OPT_IN_EVENT, *predicates, **filters)
 
     def dispatcher_types(self) -> list[str]:
         return sorted({t for router in self.walk() for t in router.handlers})

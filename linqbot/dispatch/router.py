@@ -25,6 +25,11 @@ E = TypeVar("E", bound=ErrorHandlerFn)
 
 MESSAGE_RECEIVED = "message.received"
 
+OPT_OUT_EVENT = "linqbot.opt_out"
+"""Synthetic event the opt-out safeguard dispatches when someone opts out; the keyword message itself."""
+OPT_IN_EVENT = "linqbot.opt_in"
+"""Synthetic event the opt-out safeguard dispatches when an opted-out person writes again, before the message."""
+
 # Short decorator names for the common lifecycle events: name -> event types.
 LIFECYCLE_EVENTS: dict[str, tuple[str, ...]] = {
     "sent": ("message.sent",),
@@ -40,6 +45,8 @@ LIFECYCLE_EVENTS: dict[str, tuple[str, ...]] = {
     "group_updated": ("chat.group_name_updated", "chat.group_icon_updated"),
     "line_status": ("phone_number.status_updated",),
     "contact_card": ("contact_card.received",),
+    "opt_out": (OPT_OUT_EVENT,),
+    "opt_in": (OPT_IN_EVENT,),
 }
 
 _generation = itertools.count(1)
@@ -321,6 +328,15 @@ class Router:
     def on_line_status(self, *p: Predicate, **f: Any) -> Callable[[F], F]:
         """A line's status or reputation changed (``phone_number.status_updated``)."""
         return self._lifecycle("line_status", p, f)
+
+    def on_opt_out(self, *p: Predicate, **f: Any) -> Callable[[F], F]:
+        """Someone sent an opt-out keyword (STOP …): sends to them now raise `OptedOut`; one courtesy reply may
+        pass with ``ctx.reply(..., override_optout=True)``."""
+        return self._lifecycle("opt_out", p, f)
+
+    def on_opt_in(self, *p: Predicate, **f: Any) -> Callable[[F], F]:
+        """An opted-out person wrote again, which opts them back in (their message is dispatched next)."""
+        return self._lifecycle("opt_in", p, f)
 
     def on_contact_card(self, *p: Predicate, **f: Any) -> Callable[[F], F]:
         """Someone shared their contact card (``contact_card.received``)."""

@@ -4,6 +4,7 @@ On by default (``Bot(safeguards=...)`` tunes them); each one is ordinary middlew
 exists, and the numbers behind it, are in docs/deliverability.md.
 """
 
+from linqbot.dispatch.router import OPT_IN_EVENT, OPT_OUT_EVENT
 from linqbot.middleware.chats import ChatView
 from linqbot.middleware.clock import Clock, ManualClock, SystemClock
 from linqbot.middleware.errors import (
@@ -20,7 +21,7 @@ from linqbot.middleware.health import Health
 from linqbot.middleware.install import SafeguardRuntime, Safeguards, install_safeguards
 from linqbot.middleware.loop_breaker import LoopBreaker
 from linqbot.middleware.non_responders import NonResponders
-from linqbot.middleware.optout import OPT_IN_EVENT, OPT_OUT_EVENT, OptOut, is_opt_out_keyword
+from linqbot.middleware.optout import OptOut, is_opt_out_keyword
 from linqbot.middleware.pacing import Pacing
 from linqbot.middleware.store import MemoryStore, SafeguardStore
 from linqbot.middleware.typing import Typing

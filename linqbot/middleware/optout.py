@@ -14,6 +14,7 @@ from typing import Any
 
 from linqbot.dispatch.context import Context
 from linqbot.dispatch.middleware import Next
+from linqbot.dispatch.router import OPT_IN_EVENT, OPT_OUT_EVENT
 from linqbot.events import MessageEvent
 from linqbot.middleware.chats import Directory
 from linqbot.outbound import OutboundCall
@@ -23,10 +24,6 @@ from linqbot.redact import mask_handle
 
 log = logging.getLogger("linqbot.safeguards.optout")
 
-OPT_OUT_EVENT = "linqbot.opt_out"
-"""Synthetic event dispatched when someone opts out (``@bot.on_opt_out()``); the keyword message itself."""
-OPT_IN_EVENT = "linqbot.opt_in"
-"""Synthetic event dispatched when an opted-out person writes again (``@bot.on_opt_in()``), before the message."""
 
 EXACT_KEYWORDS = frozenset({"STOP", "UNSUBSCRIBE", "OPTOUT", "CANCEL", "END", "QUIT"})
 _OPT_OUT_ANY_CASE = re.compile(r"opt[ -]?out", re.IGNORECASE)
