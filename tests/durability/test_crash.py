@@ -68,7 +68,7 @@ async def test_random_sigkills_lose_nothing_and_duplicate_nothing(emulator: Emul
             kills += 1
             await bot.start()
         await producer
-        await poll_until(lambda: replied() >= TOTAL, 60, "every message has its reply")
+        await poll_until(lambda: replied() >= TOTAL, 60, f"every message has its reply ({kills} kills so far)")
         await emulator.settle()
         wall = time.monotonic() - started
     finally:
