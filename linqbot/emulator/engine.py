@@ -195,6 +195,9 @@ class Engine:
         return None
 
     def new_chat(self, line: Line, handles: list[str], trace_id: str | None) -> Chat:
+        own_lines = {known.phone_number for known in self.state.lines}
+        if own_lines.intersection(handles):
+            raise invalid("a chat's other participants cannot include one of your own lines")
         now = self.clock.now()
         service = self.service_for(line, handles)
         me = Participant(handle=line.phone_number, joined_at=now, service=service, is_me=True, line_type=line.line_type)
@@ -403,6 +406,8 @@ class Engine:
         if not isinstance(from_, str) or not is_handle(from_):
             raise bad_phone(from_)
         sender = normalize_handle(from_)
+        if any(known.phone_number == sender for known in self.state.lines):
+            raise invalid(f"{sender} is one of your own lines; a simulated person needs a number of their own")
         line = self._inbound_line(to)
         if sender in self.state.blocked:
             return {"dropped": True, "reason": "blocked", "chat_id": None, "message_id": None, "event_ids": []}

@@ -8,6 +8,7 @@ import linq
 import pytest
 
 from linqbot.emulator import Emulator, EmulatorConfig, LineSpec
+from linqbot.emulator.errors import ApiError
 from linqbot.emulator.rules import is_opt_out
 from tests.emulator.conftest import OTHER, PERSON, THIRD
 
@@ -259,3 +260,18 @@ async def test_flagged_lines_and_line_selection() -> None:
         moved = await client.messages.create(to=[PERSON], message=TEXT)
         assert moved.from_selection.reason == "failover_flagged" and moved.previous_chat_id == first.chat_id
         assert moved.from_ != first.from_
+
+
+async def test_a_line_cannot_be_its_own_chat_partner() -> None:
+    """Sending to one of the account's own lines (or a 'person' using a line's number) is refused, not a 500."""
+    async with Emulator() as emu:
+        with pytest.raises(ApiError) as caught:
+            await emu.inbound(emu.line, "hello me")
+        assert caught.value.status == 400
+        async with httpx.AsyncClient(base_url=emu.base_url, headers={"Authorization": f"Bearer {emu.api_key}"}) as http:
+            response = await http.post(
+                "/v3/chats",
+                json={"from": emu.line, "to": [emu.line], "message": {"parts": [{"type": "text", "value": "hi"}]}},
+            )
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == 1005
