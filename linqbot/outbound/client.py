@@ -194,9 +194,7 @@ class LinqClient:
         if (url is None) == (attachment_id is None):
             raise ValueError("send_voice_memo needs exactly one of url= or attachment_id=")
         params = {"voice_memo_url": url} if url is not None else {"attachment_id": attachment_id}
-        call = OutboundCall(
-            "send_voice_memo", params, chat_id=chat_id, is_send=True, override_optout=override_optout
-        )
+        call = OutboundCall("send_voice_memo", params, chat_id=chat_id, is_send=True, override_optout=override_optout)
         return cast(ChatSendVoicememoResponse, await self._run(call))
 
     async def share_contact_card(self, chat_id: str) -> None:
@@ -327,9 +325,7 @@ class LinqClient:
         return await self._retrying(self._request(call), idempotent=call.op not in _NOT_REPEATABLE)
 
     async def _retrying(self, request: _Request, *, idempotent: bool = True) -> Any:
-        return await call_with_retry(
-            request, self.retry, sleep=self._sleep, on_retry=_log_retry, idempotent=idempotent
-        )
+        return await call_with_retry(request, self.retry, sleep=self._sleep, on_retry=_log_retry, idempotent=idempotent)
 
     def _request(self, call: OutboundCall) -> _Request:
         """The SDK call for ``call``; its ``params`` are the SDK method's keyword arguments."""
@@ -348,9 +344,7 @@ class LinqClient:
             case "send_auto":
                 message = self._stamped(call)
                 key = cast(str, call.idempotency_key)
-                return lambda: sdk.messages.create(
-                    to=list(call.to), message=message, idempotency_key=key, **optout
-                )
+                return lambda: sdk.messages.create(to=list(call.to), message=message, idempotency_key=key, **optout)
             case "check_imessage" | "check_rcs":
                 check = sdk.capability.check_RCS if call.op == "check_rcs" else sdk.capability.check_i_message
                 line: dict[str, Any] = {"from_": call.from_} if call.from_ else {}

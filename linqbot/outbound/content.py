@@ -78,8 +78,7 @@ def _merge_text(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if previous is not None and previous["type"] == "text" and part["type"] == "text":
             if not (_is_plain_text(previous) and _is_plain_text(part)):
                 raise ValueError(
-                    "two adjacent text parts with decorations or mentions cannot be merged; "
-                    "put them in one part"
+                    "two adjacent text parts with decorations or mentions cannot be merged; put them in one part"
                 )
             previous["value"] = f"{previous['value']}\n{part['value']}"
         else:

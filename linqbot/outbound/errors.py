@@ -56,10 +56,7 @@ class LinqAPIError(Exception):
         self.doc_url = doc_url
 
     def __str__(self) -> str:
-        return (
-            f"Linq API error (status={self.status}, code={self.code}): {self.message} "
-            f"[trace_id={self.trace_id}]"
-        )
+        return f"Linq API error (status={self.status}, code={self.code}): {self.message} [trace_id={self.trace_id}]"
 
     def __repr__(self) -> str:
         return (

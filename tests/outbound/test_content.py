@@ -39,9 +39,7 @@ def test_media_urls_and_attachment_ids() -> None:
         {"type": "media", "url": "https://x.test/a.png"},
         {"type": "media", "attachment_id": ATTACHMENT},
     ]
-    assert build_message(media="http://x.test/b.jpg")["parts"] == [
-        {"type": "media", "url": "http://x.test/b.jpg"}
-    ]
+    assert build_message(media="http://x.test/b.jpg")["parts"] == [{"type": "media", "url": "http://x.test/b.jpg"}]
 
 
 def test_bad_media_reference() -> None:
@@ -50,9 +48,7 @@ def test_bad_media_reference() -> None:
 
 
 def test_link_alone() -> None:
-    assert build_message(link="https://linqapp.com") == {
-        "parts": [{"type": "link", "value": "https://linqapp.com"}]
-    }
+    assert build_message(link="https://linqapp.com") == {"parts": [{"type": "link", "value": "https://linqapp.com"}]}
     with pytest.raises(ValueError, match="only part"):
         build_message("see", link="https://linqapp.com")
 

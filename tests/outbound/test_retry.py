@@ -68,9 +68,7 @@ async def test_larger_header_wins_over_body_retry_after(
     assert sleeps == [90.0]
 
 
-async def test_retry_after_as_http_date(
-    client: LinqClient, linq_server: FakeLinq, sleeps: list[float]
-) -> None:
+async def test_retry_after_as_http_date(client: LinqClient, linq_server: FakeLinq, sleeps: list[float]) -> None:
     when = email.utils.formatdate(time.time() + 300, usegmt=True)
     linq_server.script("POST", SEND_PATH, (429, error_body(429, 1007, "slow down"), {"Retry-After": when}))
 
