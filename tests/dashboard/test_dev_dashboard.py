@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 
 import aiohttp
 
-from tests.dev.test_dev_command import ECHO_BOT, REPO, TIMEOUT, clean_env
+from tests.dev.test_dev_command import TIMEOUT, interactive_dev
 
 
 async def test_linqbot_dev_prints_the_dashboard_and_it_follows_the_conversation() -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "linqbot.cli",
-        "dev",
-        str(ECHO_BOT),
-        "--port",
-        "0",
-        "--bot-port",
-        "0",
-        cwd=REPO,
-        env=clean_env(),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
+    async with interactive_dev() as proc:
         assert proc.stdout is not None
         lines = [(await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode() for _ in range(4)]
         phone = lines[0].rsplit(" ", 1)[1].strip()
@@ -44,7 +28,3 @@ async def test_linqbot_dev_prints_the_dashboard_and_it_follows_the_conversation(
                 assert event["from"] == "+1***01" and event["outcome"] == "handled"
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), 15) == 0
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -34,6 +36,21 @@ def clean_env() -> dict[str, str]:
     env["LINQ_API_KEY"] = "a-real-looking-key-that-must-not-be-used"
     env["LINQ_BASE_URL"] = "http://127.0.0.1:9/api/partner"
     return env
+
+
+@contextlib.asynccontextmanager
+async def interactive_dev(target: Path = ECHO_BOT) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``linqbot dev TARGET`` on free ports as a real process (stdout piped, logs dropped); killed if left running."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "linqbot.cli", "dev", str(target), "--port", "0", "--bot-port", "0",
+        cwd=REPO, env=clean_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
 
 
 def linqbot_dev(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
@@ -93,22 +110,7 @@ def test_a_port_in_use_is_a_clear_error() -> None:
 
 
 async def test_interactive_mode_serves_the_phone_and_stops_cleanly_on_ctrl_c() -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "linqbot.cli",
-        "dev",
-        str(ECHO_BOT),
-        "--port",
-        "0",
-        "--bot-port",
-        "0",
-        cwd=REPO,
-        env=clean_env(),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
+    async with interactive_dev() as proc:
         assert proc.stdout is not None
         first = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode()
         assert first.startswith("linqbot dev: phone simulator at http://127.0.0.1:"), first
@@ -128,10 +130,6 @@ async def test_interactive_mode_serves_the_phone_and_stops_cleanly_on_ctrl_c() -
             with pytest.raises(aiohttp.ClientConnectionError):
                 async with http.get(url):
                     pass
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
 
 
 async def test_linqbot_emulator_subcommand_serves_the_emulator() -> None:
