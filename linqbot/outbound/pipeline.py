@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from linqbot.dispatch.middleware import MiddlewareManager, compose
+
 __all__ = ["OutboundCall", "OutboundChain", "OutboundMiddleware"]
 
 
@@ -36,59 +38,38 @@ class OutboundCall:
 
 Next = Callable[[OutboundCall], Awaitable[Any]]
 OutboundMiddleware = Callable[[OutboundCall, Next], Awaitable[Any]]
-_Handler = Callable[[OutboundCall, Next], Awaitable[Any]]
-
-
-async def _run_terminal(call: OutboundCall, terminal: Next) -> Any:
-    return await terminal(call)
-
-
-def _wrap(mw: OutboundMiddleware, inner: _Handler) -> _Handler:
-    async def step(call: OutboundCall, terminal: Next) -> Any:
-        async def call_next(next_call: OutboundCall) -> Any:
-            return await inner(next_call, terminal)
-
-        return await mw(call, call_next)
-
-    return step
 
 
 class OutboundChain:
-    """Ordered, named outbound middleware; composed when it changes, not on every call."""
+    """Ordered, named outbound middleware (the same manager as inbound middleware); composed when it changes or
+    the terminal changes, not on every call."""
 
     def __init__(self) -> None:
-        self._entries: list[tuple[str, OutboundMiddleware]] = []
-        self._handler: _Handler = _run_terminal
+        self._middleware: MiddlewareManager[OutboundCall] = MiddlewareManager(self._forget)
+        self._composed: tuple[Next, Next] | None = None  # (terminal, entry)
+
+    def _forget(self) -> None:
+        self._composed = None
 
     def add(self, mw: OutboundMiddleware, name: str | None = None, *, first: bool = False) -> OutboundMiddleware:
         """Append ``mw`` (outermost first), or with ``first`` make it the outermost; the name defaults to the
         function's name, for ``remove``."""
-        key = name or getattr(mw, "__name__", None) or repr(mw)
-        if key in self.names():
-            raise ValueError(f"outbound middleware {key!r} is already registered")
-        self._entries.insert(0 if first else len(self._entries), (key, mw))
-        self._compose()
+        self._middleware.add(mw, name=name, first=first)
         return mw
 
     def remove(self, name: str) -> None:
         """Drop a middleware by name, e.g. to switch off a built-in behaviour."""
-        if name not in self.names():
-            raise KeyError(name)
-        self._entries = [(key, mw) for key, mw in self._entries if key != name]
-        self._compose()
+        self._middleware.remove(name)
 
     def names(self) -> list[str]:
-        return [key for key, _ in self._entries]
+        return self._middleware.names()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._middleware)
 
     async def __call__(self, call: OutboundCall, terminal: Next) -> Any:
         """Run ``call`` through every middleware, then ``terminal`` (which performs the request)."""
-        return await self._handler(call, terminal)
-
-    def _compose(self) -> None:
-        handler: _Handler = _run_terminal
-        for _, mw in reversed(self._entries):
-            handler = _wrap(mw, handler)
-        self._handler = handler
+        composed = self._composed
+        if composed is None or composed[0] != terminal:
+            composed = self._composed = (terminal, compose(self._middleware.items(), terminal))
+        return await composed[1](call)
