@@ -6,6 +6,9 @@
   too many brand-new conversations a day. Both are rolling-24 h budgets here; when one is used up the send raises a
   `BudgetExhausted` subclass rather than queueing for hours.
 * A 429 that still reaches us (another process, another tool on the same line) pauses only its pair.
+* A slot is taken when a send is let through, but Linq counts the request when it arrives: a send that takes longer
+  to get there than a later one (a bubble's typing pause, a slow connection) would put that later one inside Linq's
+  window. Each slot is therefore held ``pair_margin`` seconds longer than Linq's window.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ class Pacing:
     per_pair: int = 30
     """Messages per ``pair_window`` seconds to one recipient from one line (Linq's limit is 30 / 60 s)."""
     pair_window: float = 60.0
+    pair_margin: float = 3.0
+    """Seconds each pair slot is held beyond ``pair_window``: covers a bubble's typing pause (at most 2 s by default)
+    plus network jitter between taking a slot and reaching Linq. Costs ~5% of a pair's peak rate (30 per 63 s)."""
     daily_budget: int | None = 7_000
     """Messages per line per rolling 24 h, inbound (counted from webhooks) plus outbound."""
     new_chats_per_day: int | None = 50
@@ -134,10 +140,11 @@ class Pacer:
     async def _reserve(self, key: str) -> float:
         """Wait until ``key`` has room, then take a slot (the pair lock keeps the order of waiting sends)."""
         settings, clock, store = self.settings, self.directory.clock, self.directory.store
+        window = settings.pair_window + settings.pair_margin
         paused = float(await store.get(f"paused:{key}") or 0.0)
         if paused > clock.now():
             await clock.sleep(paused - clock.now())
-        while wait := await store.acquire(key, settings.per_pair, settings.pair_window, clock.now()):
+        while wait := await store.acquire(key, settings.per_pair, window, clock.now()):
             self.directory.bot.metrics.gate("pacing", "delayed")
             log.debug("pacing %s: waiting %.1f s", mask_handle(key.rsplit(":", 1)[-1]), wait)
             await clock.sleep(wait)

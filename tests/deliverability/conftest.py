@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,12 +20,61 @@ pytestmark = pytest.mark.usefixtures("linq_env")
 EVERYONE = Safeguards()
 
 
+class LinqClock:
+    """The emulator's own clock (wall time plus every advance) as the safeguards' clock.
+
+    `ManualClock` stands still while the emulator's clock runs with real time, so against it a window boundary moves
+    with how long the test took. On this one timeline, as in production, only the time each request takes to reach
+    Linq separates our count from Linq's. Sleepers wake when their deadline passes, in real time or by `advance`.
+    """
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+        self._sleepers: dict[asyncio.Future[None], float] = {}
+        self._changed = asyncio.Event()
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    async def sleep(self, seconds: float) -> None:
+        deadline = self.now() + seconds
+        while (left := deadline - self.now()) > 0:
+            woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._sleepers[woken] = deadline
+            self._changed.set()
+            try:
+                await asyncio.wait({woken}, timeout=left)
+            finally:
+                del self._sleepers[woken]
+
+    @property
+    def sleepers(self) -> int:
+        return len(self._sleepers)
+
+    async def wait_for_sleepers(self, count: int = 1, timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout):
+            while len(self._sleepers) < count:
+                self._changed.clear()
+                await self._changed.wait()
+
+    def until_next_wake(self) -> float:
+        """Seconds until the earliest sleeper's deadline."""
+        return min(self._sleepers.values()) - self.now()
+
+    def advance(self, seconds: float) -> None:
+        """Time moved on by ``seconds`` (`Harness.advance` moves the emulator's clock with it)."""
+        self.offset += seconds
+        for woken in self._sleepers:
+            if not woken.done():
+                woken.set_result(None)
+
+
 @dataclass
 class Harness:
     """A bot whose safeguards run on ``clock``; ``calls`` lists every API call that reached the network."""
 
     bot: Bot
-    clock: ManualClock
+    clock: ManualClock | LinqClock
     calls: list[OutboundCall] = field(default_factory=list)
     errors: list[Exception] = field(default_factory=list)
 
@@ -40,12 +91,19 @@ class Harness:
         self.clock.advance(seconds)
 
 
-def harness(safeguards: Safeguards = EVERYONE, *, retry: RetryPolicy | None = None, **overrides: Any) -> Harness:
-    """A bot with ``safeguards`` (all on by default, ``overrides`` replace single settings) on a manual clock.
+def harness(
+    safeguards: Safeguards = EVERYONE,
+    *,
+    retry: RetryPolicy | None = None,
+    clock: ManualClock | LinqClock | None = None,
+    **overrides: Any,
+) -> Harness:
+    """A bot with ``safeguards`` (all on by default, ``overrides`` replace single settings) on ``clock`` (a manual
+    one by default).
 
     Retries are off by default: a 429 or refusal must reach the handler, not be absorbed by a retry.
     """
-    clock = ManualClock()
+    clock = clock or ManualClock()
     settings = replace(safeguards, clock=clock, **overrides)
     bot = Bot(env_file=None, safeguards=settings, retry=retry or RetryPolicy(max_attempts=1))
     h = Harness(bot, clock)

@@ -7,13 +7,15 @@ import asyncio
 import pytest
 
 from linqbot import Context
-from linqbot.middleware import DailyBudgetExhausted, NewChatBudgetExhausted, Pacing
-from linqbot.outbound import RetryPolicy
-from linqbot.testing import simulate
+from linqbot.middleware import DailyBudgetExhausted, NewChatBudgetExhausted, Pacing, Typing
+from linqbot.outbound import RateLimited, RetryPolicy
+from linqbot.testing import SimulatedUser, Simulation, simulate
 
-from .conftest import harness
+from .conftest import Harness, LinqClock, harness
 
 pytestmark = pytest.mark.usefixtures("linq_env")
+
+ANN = "+15550100002"
 
 
 async def test_a_hundred_concurrent_replies_to_one_person_all_arrive_in_order_without_a_429() -> None:
@@ -30,7 +32,7 @@ async def test_a_hundred_concurrent_replies_to_one_person_all_arrive_in_order_wi
         for window in range(1, 4):
             await h.clock.wait_for_sleepers(1)  # the pacer holds the rest back instead of letting Linq say 429
             assert len(sim.sent(ann.handle)) == 30 * window
-            await h.advance(sim, 60)
+            await h.advance(sim, 60 + Pacing().pair_margin)
         replies = await ann.expect_replies(100)
         assert [r.text for r in replies] == [f"reply {n}" for n in range(100)]
         await sim.idle()
@@ -92,3 +94,59 @@ async def test_new_conversations_are_budgeted_per_line_but_existing_chats_are_no
         assert refused.value.retry_at is not None
         await h.bot.send("+15550100011", "and a follow-up in the existing chat")
         assert sorted(m.to[0] for m in sim.sent()) == ["+15550100011", "+15550100011", "+15550100012"]
+
+
+SLOW_BUBBLE = "and this second bubble is long enough for the longest typing pause."
+"""The typing safeguard pauses before sending it (2 s for this length) after pacing gave it its slot."""
+
+
+async def _fill_the_window_with_a_slow_bubble_first(h: Harness, sim: Simulation) -> SimulatedUser:
+    """30 sends to one person within a minute, the oldest of which reached Linq 2 s after it took its slot; then a
+    two-message reply waits for the window, and time moves to the moment the pacer lets it go."""
+
+    @h.bot.on_message(text="story")
+    async def story(ctx: Context) -> None:
+        await ctx.reply(["Once upon a time", SLOW_BUBBLE])
+
+    @h.bot.on_message(text="more")
+    async def more(ctx: Context) -> None:
+        for n in range(28):
+            await ctx.reply(f"line {n}")
+
+    @h.bot.on_message(text="again")
+    async def again(ctx: Context) -> None:
+        await ctx.reply("first answer")
+        await ctx.reply("second answer")
+
+    sim.emulator.set_person(ANN, imessage=False)  # an SMS contact: no typing indicator, only the bubble pause
+    ann = sim.user(ANN)
+    await ann.send("story")
+    await h.clock.wait_for_sleepers(1)  # bubble 2 holds its slot through its typing pause
+    await h.advance(sim, Typing().bubble_pause(SLOW_BUBBLE))
+    await ann.expect_replies(2)
+    await ann.send("more")
+    await ann.expect_replies(28)
+    await ann.send("again")
+    await h.clock.wait_for_sleepers(1)  # 30 in the window: the pacer holds the answers back
+    assert len(ann.replies()) == 30
+    assert isinstance(h.clock, LinqClock)
+    await h.advance(sim, h.clock.until_next_wake())  # exactly when the pacer lets the next send go
+    return ann
+
+
+async def test_without_a_margin_a_send_that_reached_linq_late_gets_a_429_at_the_window_boundary() -> None:
+    h = harness(pacing=Pacing(pair_margin=0.0), clock=LinqClock())
+    async with simulate(h.bot, at_risk_after=10_000, critical_after=10_000) as sim:
+        ann = await _fill_the_window_with_a_slow_bubble_first(h, sim)
+        await sim.idle()
+        assert [type(e) for e in h.errors] == [RateLimited], "Linq still counts the slow bubble: 30 in its window"
+        assert len(ann.replies()) <= 31
+
+
+async def test_the_default_margin_waits_out_linqs_window_so_the_boundary_sends_are_accepted() -> None:
+    h = harness(clock=LinqClock())
+    async with simulate(h.bot, at_risk_after=10_000, critical_after=10_000) as sim:
+        ann = await _fill_the_window_with_a_slow_bubble_first(h, sim)
+        assert [r.text for r in await ann.expect_replies(2)] == ["first answer", "second answer"]
+        await sim.idle()
+        assert h.errors == []
