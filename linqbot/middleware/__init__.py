@@ -23,7 +23,7 @@ from linqbot.middleware.loop_breaker import LoopBreaker
 from linqbot.middleware.non_responders import NonResponders
 from linqbot.middleware.optout import OptOut, is_opt_out_keyword
 from linqbot.middleware.pacing import Pacing
-from linqbot.middleware.store import MemoryStore, SafeguardStore
+from linqbot.middleware.store import MemoryStore, SafeguardStore, SafeguardStoreUnavailable
 from linqbot.middleware.typing import Typing
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "SafeguardHold",
     "SafeguardRuntime",
     "SafeguardStore",
+    "SafeguardStoreUnavailable",
     "Safeguards",
     "SystemClock",
     "Typing",

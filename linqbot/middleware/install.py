@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from linqbot.middleware.typing import Typing, TypingIndicator
 
 if TYPE_CHECKING:
     from linqbot.bot import Bot
+    from linqbot.middleware.redis_store import RedisSafeguardStore
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class Safeguards:
     flood: Flood | None = field(default_factory=Flood)
     loop_breaker: LoopBreaker | None = field(default_factory=LoopBreaker)
     store: SafeguardStore | None = None
-    """Shared counters; an in-memory store (this process only) when None."""
+    """Shared counters. When None: Redis when the bot's inbox is on Redis (every process sharing it shares the
+    limits), else an in-memory store (this process only)."""
     clock: Clock | None = None
     """Wall-clock time when None; tests pass a `ManualClock`."""
 
@@ -52,6 +55,7 @@ class SafeguardRuntime:
     """The installed safeguards of one bot (``bot.safeguards``): the shared state and the opt-out list."""
 
     def __init__(self, bot: Bot, settings: Safeguards) -> None:
+        self.bot = bot
         self.settings = settings
         self.store: SafeguardStore = settings.store if settings.store is not None else MemoryStore()
         self.clock: Clock = settings.clock if settings.clock is not None else SystemClock()
@@ -59,9 +63,30 @@ class SafeguardRuntime:
         self.health = HealthGate(settings.health, self.directory) if settings.health else None
         self.opt_out = OptOutGuard(settings.opt_out or OptOut(), self.directory)
         self._startup_task: asyncio.Task[None] | None = None
+        self._redis_store: RedisSafeguardStore | None = None
+
+    def _share_redis_with_inbox(self) -> None:
+        """No ``store=`` given and the inbox is on Redis: keep the counters there too, beside the inbox's keys.
+
+        The inbox store is chosen at start-up (``LINQBOT_INBOX_URL``), hence this runs then, not in ``__init__``.
+        """
+        inbox_store = self.bot.inbox.store
+        redis_inbox = sys.modules.get("linqbot.inbox.redis_store")  # a RedisStore exists only once this is imported
+        if self.settings.store is not None or redis_inbox is None:
+            return
+        if not isinstance(inbox_store, redis_inbox.RedisStore):
+            return
+        prefix = f"{inbox_store.prefix}safeguards:"
+        shared = self._redis_store
+        if shared is None or (shared.url, shared.prefix) != (inbox_store.url, prefix):
+            from linqbot.middleware.redis_store import RedisSafeguardStore
+
+            shared = self._redis_store = RedisSafeguardStore(inbox_store.url, prefix=prefix)
+        self.store = self.directory.store = shared
 
     async def startup(self) -> None:
-        """Read line reputation in the background: a slow or unreachable API must not delay serving webhooks."""
+        """Pick the shared store; read line reputation in the background (a slow API must not delay webhooks)."""
+        self._share_redis_with_inbox()
         if self.health is not None and self._startup_task is None:
             self._startup_task = asyncio.get_running_loop().create_task(self.health.startup())
 
@@ -76,6 +101,8 @@ class SafeguardRuntime:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._redis_store is not None:
+            await self._redis_store.aclose()
 
     async def is_opted_out(self, handle: str) -> bool:
         """Whether ``handle`` sent an opt-out keyword (or Linq answered 2024) and has not written since."""

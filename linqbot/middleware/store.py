@@ -1,13 +1,21 @@
 """Where the safeguards keep what must be shared: rate windows, budgets, opt-outs, unanswered counts, health.
 
-Every safeguard reads and writes through `SafeguardStore`, so a store shared by several processes (e.g. Redis,
-issue 6) makes pacing and opt-outs global to the bot instead of per process. `MemoryStore` serves one process.
+Every safeguard reads and writes through `SafeguardStore`, so a store shared by several processes makes pacing and
+opt-outs global to the bot instead of per process. `MemoryStore` serves one process;
+``linqbot.middleware.redis_store.RedisSafeguardStore`` serves every process sharing a Redis.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from typing import Protocol
+
+from linqbot.middleware.errors import SafeguardHold
+
+
+class SafeguardStoreUnavailable(SafeguardHold):
+    """The shared store (Redis) did not answer: the safeguards cannot tell whether a send is within its limits, so
+    it is held — nothing was sent."""
 
 
 class SafeguardStore(Protocol):

@@ -103,10 +103,11 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 class BotProcess:
-    """``python -m linqbot.cli run tests/durability/crash_bot.py`` on a fixed port, restartable."""
+    """``python -m linqbot.cli run tests/durability/crash_bot.py`` (or ``script``) on a fixed port, restartable."""
 
-    def __init__(self, env: dict[str, str], port: int, log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], port: int, log_path: Path, script: Path = CRASH_BOT) -> None:
         self.env = env
+        self.script = script
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
@@ -121,7 +122,7 @@ class BotProcess:
                     "-m",
                     "linqbot.cli",
                     "run",
-                    str(CRASH_BOT),
+                    str(self.script),
                     "--host",
                     "127.0.0.1",
                     "--port",

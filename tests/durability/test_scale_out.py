@@ -16,58 +16,16 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 import redis
-from aiohttp import web
 
 from linqbot.emulator import Emulator
+from tests.durability.balancer import RandomBalancer
 from tests.durability.conftest import BotProcess, RedisServer, bot_env, free_port, outbound_count, poll_until, subscribe
 
 PEOPLE = 150
 PER_PHASE = 10  # messages per person per phase: 2 x 1,500 = 3,000 events
 RUNS_KEY = "test:runs"
-
-
-class RandomBalancer:
-    """Forwards each delivery to a random live backend, like a load balancer without stickiness."""
-
-    def __init__(self, backends: list[BotProcess], rng: random.Random) -> None:
-        self.backends = backends
-        self.rng = rng
-        self.port = free_port()
-        self.forwarded: Counter[int] = Counter()
-        self._session: aiohttp.ClientSession | None = None
-
-    async def forward(self, request: web.Request) -> web.Response:
-        backend = self.rng.choice(self.backends)
-        body = await request.read()
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
-        assert self._session is not None
-        try:
-            async with self._session.post(f"{backend.url}/webhook", data=body, headers=headers) as response:
-                self.forwarded[backend.port] += 1
-                return web.Response(status=response.status, body=await response.read())
-        except aiohttp.ClientError:
-            return web.Response(status=502)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/webhook"
-
-    async def __aenter__(self) -> RandomBalancer:
-        self._session = aiohttp.ClientSession()
-        app = web.Application()
-        app.router.add_post("/webhook", self.forward)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._runner.cleanup()
-        assert self._session is not None
-        await self._session.close()
 
 
 async def stream(emulator: Emulator, people: list[str], phase: int) -> AsyncIterator[None]:

@@ -1,0 +1,118 @@
+"""`RedisSafeguardStore`: the safeguards' counters in Redis, so pacing, budgets and opt-outs hold across processes.
+
+A bot whose inbox is on Redis uses it by default (see `install_safeguards`): three processes behind a load balancer
+then share one 30-per-60 s window per (line, recipient) instead of granting 30 each.
+
+* Sliding windows are sorted sets (score = the hit's timestamp, member unique per hit); ``acquire`` and ``hit`` prune
+  and count in one Lua script, so two processes can never both take the last slot. A window key expires one window
+  after its last hit (the store assumes the safeguards' clock is wall time, as `SystemClock` is).
+* Values (opt-outs, health, pauses) are plain strings that never expire, as in `MemoryStore`.
+
+Redis unreachable: every call raises `SafeguardStoreUnavailable`, a `SafeguardHold`, so a send fails closed —
+nothing goes out unpaced — and the handler (or scheduled job) sees an error that says why.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from linqbot.middleware.store import SafeguardStoreUnavailable
+
+T = TypeVar("T")
+
+DEFAULT_PREFIX = "linqbot:{safeguards}:"
+
+_ACQUIRE = """
+local key, limit, window, now = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local hits = redis.call('ZCARD', key)
+if hits >= limit then
+    local oldest = redis.call('ZRANGE', key, hits - limit, hits - limit, 'WITHSCORES')
+    return tostring(math.max(tonumber(oldest[2]) + window - now, 0.001))
+end
+redis.call('ZADD', key, ARGV[3], ARGV[4])
+redis.call('PEXPIRE', key, math.ceil(window * 1000))
+return '0'
+"""
+
+_HIT = """
+local key, window, now = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+redis.call('ZADD', key, ARGV[2], ARGV[3])
+redis.call('PEXPIRE', key, math.ceil(window * 1000))
+return redis.call('ZCARD', key)
+"""
+
+_RELEASE = """
+local found = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1], 'LIMIT', 0, 1)
+if found[1] then redis.call('ZREM', KEYS[1], found[1]) end
+return 1
+"""
+
+
+async def _guard(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except (RedisError, OSError) as exc:
+        raise SafeguardStoreUnavailable(
+            f"the safeguards' Redis is unreachable ({type(exc).__name__}: {exc}); nothing was sent"
+        ) from exc
+
+
+class RedisSafeguardStore:
+    """A `SafeguardStore` shared by every process pointing at the same Redis and ``prefix``."""
+
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = DEFAULT_PREFIX) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.client: aioredis.Redis = aioredis.Redis.from_url(
+            url, socket_timeout=5, socket_connect_timeout=2, decode_responses=True
+        )
+        self._acquire = self.client.register_script(_ACQUIRE)
+        self._hit = self.client.register_script(_HIT)
+        self._release = self.client.register_script(_RELEASE)
+
+    def _window(self, key: str) -> str:
+        return f"{self.prefix}w:{key}"
+
+    def _value(self, key: str) -> str:
+        return f"{self.prefix}v:{key}"
+
+    @staticmethod
+    def _member(now: float) -> str:
+        return f"{now!r}:{uuid.uuid4().hex[:12]}"
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def acquire(self, key: str, limit: int, window: float, now: float) -> float:
+        args: list[Any] = [limit, repr(window), repr(now), self._member(now)]
+        return float(await _guard(self._acquire(keys=[self._window(key)], args=args)))
+
+    async def release(self, key: str, stamp: float) -> None:
+        await _guard(self._release(keys=[self._window(key)], args=[repr(stamp)]))
+
+    async def hit(self, key: str, window: float, now: float) -> int:
+        args: list[Any] = [repr(window), repr(now), self._member(now)]
+        return int(await _guard(self._hit(keys=[self._window(key)], args=args)))
+
+    async def count(self, key: str, window: float, now: float) -> int:
+        return int(await _guard(self.client.zcount(self._window(key), f"({now - window!r}", "+inf")))
+
+    async def get(self, key: str) -> str | None:
+        value = await _guard(self.client.get(self._value(key)))
+        return None if value is None else str(value)
+
+    async def set(self, key: str, value: str) -> None:
+        await _guard(self.client.set(self._value(key), value))
+
+    async def delete(self, key: str) -> None:
+        await _guard(self.client.delete(self._value(key)))
+
+    async def incr(self, key: str) -> int:
+        return int(await _guard(self.client.incr(self._value(key))))

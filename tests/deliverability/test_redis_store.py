@@ -1,0 +1,139 @@
+"""The safeguards' Redis store against a real redis-server: the same answers as the in-memory store, one window for
+every process sharing it (two bots here, three processes in tests/durability/test_scale_out_shared.py), and sends
+held — never sent unpaced — while Redis is down."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from linqbot import Bot
+from linqbot.middleware import ManualClock, MemoryStore, Pacing, SafeguardHold, Safeguards, SafeguardStoreUnavailable
+from linqbot.middleware.redis_store import RedisSafeguardStore
+from linqbot.middleware.store import SafeguardStore
+from linqbot.outbound import RetryPolicy
+from linqbot.testing import simulate
+from tests.durability.conftest import RedisServer
+
+pytestmark = pytest.mark.usefixtures("linq_env")
+
+NOW = 1_700_000_000.0
+ANN = "+15550100002"
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis")
+    server.directory.mkdir()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[SafeguardStore]:
+    """Each contract test runs on both stores: the Redis one must answer exactly as the in-memory one."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    server: RedisServer = request.getfixturevalue("redis_server")
+    shared = RedisSafeguardStore(server.url)
+    try:
+        yield shared
+    finally:
+        await shared.aclose()
+
+
+async def test_acquire_grants_up_to_the_limit_then_says_how_long_to_wait(store: SafeguardStore) -> None:
+    assert [await store.acquire("pair", 3, 60, NOW + n) for n in range(3)] == [0.0, 0.0, 0.0]
+    assert await store.acquire("pair", 3, 60, NOW + 10) == 50.0, "the oldest hit (at NOW) leaves the window at +60"
+    assert await store.count("pair", 60, NOW + 10) == 3, "a refused acquire records nothing"
+    assert await store.acquire("pair", 3, 60, NOW + 60) == 0.0, "the hit at NOW has left the window"
+    assert await store.acquire("other", 3, 60, NOW + 10) == 0.0, "windows are per key"
+
+
+async def test_release_gives_back_the_slot_taken_at_that_stamp(store: SafeguardStore) -> None:
+    for n in range(3):
+        await store.acquire("pair", 3, 60, NOW + n)
+    await store.release("pair", NOW + 1)
+    assert await store.count("pair", 60, NOW + 2) == 2
+    assert await store.acquire("pair", 3, 60, NOW + 2) == 0.0, "two hits at the same instant are two slots"
+    assert await store.acquire("pair", 3, 60, NOW + 2) == 58.0
+
+
+async def test_hit_counts_the_window_and_old_hits_fall_out(store: SafeguardStore) -> None:
+    assert [await store.hit("flood", 10, NOW + n) for n in range(4)] == [1, 2, 3, 4]
+    assert await store.hit("flood", 10, NOW + 11.5) == 3, "the hits at NOW and NOW+1 are over 10 s old"
+    assert await store.count("flood", 10, NOW + 30) == 0
+
+
+async def test_values_set_get_delete_and_incr(store: SafeguardStore) -> None:
+    assert await store.get("opt_out:ann") is None
+    await store.set("opt_out:ann", "1")
+    assert await store.get("opt_out:ann") == "1"
+    await store.delete("opt_out:ann")
+    assert await store.get("opt_out:ann") is None
+    assert [await store.incr("rounds") for _ in range(3)] == [1, 2, 3]
+    await store.set("pair", "a value")
+    assert await store.count("pair", 60, NOW) == 0, "values and windows do not collide"
+
+
+async def test_processes_racing_for_the_last_slots_get_exactly_the_limit(redis_server: RedisServer) -> None:
+    stores = [RedisSafeguardStore(redis_server.url) for _ in range(3)]  # three connections, as three processes
+    try:
+        waits = await asyncio.gather(*(stores[n % 3].acquire("pair", 30, 60, NOW) for n in range(150)))
+    finally:
+        for store in stores:
+            await store.aclose()
+    assert waits.count(0.0) == 30
+    assert all(wait == 60.0 for wait in waits if wait)
+
+
+def pacing_bot(redis_url: str, clock: ManualClock, store: SafeguardStore | None = None) -> Bot:
+    """A bot on the shared Redis inbox with a 3-per-60 s pair limit and only pacing between it and Linq."""
+    settings = Safeguards(
+        pacing=Pacing(per_pair=3), typing=None, health=None, non_responders=None, clock=clock, store=store
+    )
+    return Bot(env_file=None, inbox=redis_url, safeguards=settings, retry=RetryPolicy(max_attempts=1))
+
+
+async def test_two_bots_on_one_redis_inbox_share_each_pair_window(redis_server: RedisServer) -> None:
+    clock = ManualClock()
+    first, second = pacing_bot(redis_server.url, clock), pacing_bot(redis_server.url, clock)
+    async with simulate(first) as sim, simulate(second, emulator=sim.emulator):
+        assert isinstance(first.safeguards.store, RedisSafeguardStore), "a Redis inbox brings the Redis store"
+        for bot, text in [(first, "a1"), (second, "b1"), (first, "a2")]:
+            await bot.send(ANN, text)
+        fourth = asyncio.ensure_future(second.send(ANN, "b2"))
+        await clock.wait_for_sleepers(1)
+        assert len(sim.sent(ANN)) == 3, "the second bot waits for the window the first one used"
+        await sim.advance(120)  # past the window and any safety margin pacing adds to it
+        clock.advance(120)
+        await asyncio.wait_for(fourth, 5)
+        assert [m.text for m in sim.sent(ANN)] == ["a1", "b1", "a2", "b2"]
+
+
+async def test_a_store_passed_by_the_user_wins_over_the_redis_inbox(redis_server: RedisServer) -> None:
+    mine = MemoryStore()
+    bot = pacing_bot(redis_server.url, ManualClock(), store=mine)
+    async with simulate(bot):
+        assert bot.safeguards.store is mine
+
+
+async def test_redis_down_holds_sends_with_a_typed_error_and_nothing_reaches_linq(redis_server: RedisServer) -> None:
+    bot = pacing_bot(redis_server.url, ManualClock())
+    async with simulate(bot) as sim:
+        await bot.send(ANN, "before")
+        redis_server.stop()
+        with pytest.raises(SafeguardStoreUnavailable, match=r"unreachable.*nothing was sent") as refused:
+            await bot.send(ANN, "during")
+        assert isinstance(refused.value, SafeguardHold), "handlers that catch holds catch this one too"
+        assert [m.text for m in sim.sent(ANN)] == ["before"]
+        redis_server.start()
+        await bot.send(ANN, "after")
+        assert [m.text for m in sim.sent(ANN)] == ["before", "after"]

@@ -1,0 +1,48 @@
+"""The bot tests/durability/test_scale_out_shared.py runs as three processes on one Redis.
+
+Everything shared lives in that Redis (``LINQBOT_INBOX_URL``): the inbox, the safeguards' pair windows (the default
+store of a bot whose inbox is on Redis), and conversation state (``LINQBOT_STATE_URL``). Pacing is the only
+safeguard on, with a small pair limit (``SHARED_BOT_PAIR_LIMIT`` per ``SHARED_BOT_PAIR_WINDOW`` seconds) so that the
+test sees it bite.
+
+Each reply carries how many messages the sender has sent so far, read from the sender's conversation state. The
+handler records message ids rather than adding one: an event whose process was killed after the state write runs
+again elsewhere (at-least-once), and a set of ids counts it once.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from linqbot_state import StateContext
+
+from linqbot import Bot
+from linqbot.middleware import Pacing, Safeguards
+
+bot = Bot(
+    env_file=None,
+    plugins="-outreach,-commands",
+    safeguards=Safeguards(
+        pacing=Pacing(
+            per_pair=int(os.environ["SHARED_BOT_PAIR_LIMIT"]),
+            pair_window=float(os.environ["SHARED_BOT_PAIR_WINDOW"]),
+        ),
+        typing=None,
+        health=None,
+        non_responders=None,
+        flood=None,
+        loop_breaker=None,
+    ),
+)
+
+
+@bot.on_message()
+async def count_and_answer(ctx: StateContext) -> None:
+    message_id = ctx.event.event_id
+
+    def remember(state: dict[str, Any]) -> None:
+        state["seen"] = sorted({*state.get("seen", []), message_id})
+
+    state = await ctx.person_state.update(remember)
+    await ctx.reply(f"re: {ctx.text} #{len(state['seen'])}")
