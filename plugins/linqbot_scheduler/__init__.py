@@ -1,4 +1,4 @@
-"""Scheduled messages and jobs on APScheduler 3, persisted in a SQLAlchemy job store.
+"""Scheduled messages and jobs on APScheduler 3, persisted in a SQLAlchemy job store or the bot's Redis.
 
     @bot.every(minutes=5)
     async def sweep() -> None: ...
@@ -15,14 +15,16 @@ The plugin gives every bot ``every``, ``cron``, ``schedule``, ``schedule_message
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from linqbot.plugins import hookimpl
 from linqbot_scheduler.cli import add_commands
-from linqbot_scheduler.jobs import ScheduledSendFailed
+from linqbot_scheduler.delivery import DEFAULT_LEASE, DEFAULT_RETRY_FOR
+from linqbot_scheduler.jobs import RetryScheduled, ScheduledSendFailed, TooLate
 from linqbot_scheduler.runlog import JobRun
 from linqbot_scheduler.scheduler import (
+    DEFAULT_MAX_CONCURRENT_SENDS,
     DEFAULT_MISFIRE_GRACE,
     BotScheduler,
     JobNotPersistable,
@@ -35,7 +37,10 @@ if TYPE_CHECKING:
     from linqbot.bot import Bot
 
 __all__ = [
+    "DEFAULT_LEASE",
+    "DEFAULT_MAX_CONCURRENT_SENDS",
     "DEFAULT_MISFIRE_GRACE",
+    "DEFAULT_RETRY_FOR",
     "DEFAULT_URL",
     "URL_ENV",
     "BotScheduler",
@@ -44,8 +49,10 @@ __all__ = [
     "JobNotPersistable",
     "JobRun",
     "JobSpec",
+    "RetryScheduled",
     "ScheduledSendFailed",
     "SchedulerNotRunning",
+    "TooLate",
     "scheduler_of",
 ]
 
@@ -70,6 +77,12 @@ def linqbot_setup(bot: Bot) -> None:
     for name in _BOT_METHODS:
         setattr(bot, name, getattr(scheduler, name))
     bot.scheduler = scheduler  # type: ignore[attr-defined]
+
+
+@hookimpl
+def linqbot_outbound_middleware(bot: Bot) -> list[Any]:
+    """Bound how many sends from scheduled jobs are under way at once."""
+    return [scheduler_of(bot).bound_sends]
 
 
 @hookimpl

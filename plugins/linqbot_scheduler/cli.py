@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from linqbot_scheduler.runlog import RunLog
-from linqbot_scheduler.store import JobNotFound, cancel_stored, open_engine, resolve_url, store_exists, stored_jobs
+from linqbot.inbox.redis_store import DEFAULT_PREFIX
+from linqbot_scheduler.store import URL_ENV, JobNotFound, is_redis, open_backend, resolve_url
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     jobs = subparsers.add_parser("jobs", help="list or cancel scheduled jobs (reads the job store directly)")
     jobs.add_argument(
-        "--url", default=None, help="job store URL (default: $LINQBOT_SCHEDULER_URL or ./linqbot-jobs.sqlite3)"
+        "--url",
+        default=None,
+        help="job store URL: sqlite:///…, any SQLAlchemy URL or redis://… "
+        "(default: $LINQBOT_SCHEDULER_URL, else $LINQBOT_INBOX_URL when it is Redis, else ./linqbot-jobs.sqlite3)",
     )
+    jobs.add_argument("--prefix", default=DEFAULT_PREFIX, help="key prefix of a Redis job store (the inbox's)")
     actions = jobs.add_subparsers(dest="jobs_command")
     actions.add_parser("list", help="every stored job, soonest first")
     cancel = actions.add_parser("cancel", help="remove a job by id")
@@ -25,29 +30,29 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def run(args: argparse.Namespace) -> int:
-    url = resolve_url(args.url)
-    if not store_exists(url):
+    url = resolve_url(args.url or _redis_inbox())
+    backend = open_backend(url, args.prefix)
+    if not backend.exists():
         if args.jobs_command == "cancel":
             print(f"linqbot: no job with id {args.job_id!r} (no job store at {url})", file=sys.stderr)
             return 1
         print("no scheduled jobs" if args.jobs_command in (None, "list") else "no job runs recorded")
         return 0
-    engine = open_engine(url)
     try:
         command = args.jobs_command or "list"
         if command == "cancel":
             try:
-                cancel_stored(engine, args.job_id)
+                backend.cancel(args.job_id)
             except JobNotFound:
                 print(f"linqbot: no job with id {args.job_id!r}", file=sys.stderr)
                 return 1
             print(f"cancelled {args.job_id}")
         elif command == "history":
-            for entry in RunLog(engine).runs(args.job, args.limit):
+            for entry in backend.run_log().runs(args.job, args.limit):
                 due = entry.scheduled_for.isoformat() if entry.scheduled_for else "-"
                 print(f"{entry.finished_at.isoformat()}  {entry.job_id}  {entry.outcome}  due {due}  {entry.detail}")
         else:
-            found = stored_jobs(engine)
+            found = backend.stored_jobs()
             if not found:
                 print("no scheduled jobs")
             for job in found:
@@ -55,4 +60,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{job.id}  next {when}  {job.trigger}  {job.name}  ({job.func})")
         return 0
     finally:
-        engine.dispose()
+        backend.close()
+
+
+def _redis_inbox() -> str | None:
+    """A bot whose inbox is on Redis keeps its jobs there too (unless ``LINQBOT_SCHEDULER_URL`` says otherwise)."""
+    inbox = os.environ.get("LINQBOT_INBOX_URL", "")
+    return inbox if is_redis(inbox) and URL_ENV not in os.environ else None

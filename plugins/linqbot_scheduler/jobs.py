@@ -1,23 +1,30 @@
-"""Job functions the plugin itself stores, and how a stored job finds its running bot again.
+"""Job functions the plugin itself stores, and how a stored job finds the scheduler running it.
 
-A stored job can only hold importable references and picklable arguments, never the `Bot` object, so built-in jobs
-store the bot's name and look the bot up here when they fire.
+A stored job can only hold importable references and picklable arguments, never the `Bot` object; the scheduler's
+executor marks every run with the scheduler that started it (a context variable), so a built-in job reaches its bot
+even when several bots share one process (tests of a scaled-out deployment).
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from linqbot.outbound import LinqAPIError
 from linqbot.redact import mask_handle
+from linqbot_scheduler.delivery import is_transient, retry_delay
 
 if TYPE_CHECKING:
-    from linqbot.bot import Bot
+    from linqbot_scheduler.scheduler import BotScheduler
 
 log = logging.getLogger("linqbot.scheduler")
 
-_running: dict[str, Bot] = {}
+executing: ContextVar[BotScheduler] = ContextVar("linqbot_scheduler_executing")
+"""The scheduler whose executor started the current job run."""
 
 
 class ScheduledSendFailed(Exception):
@@ -30,20 +37,35 @@ class ScheduledSendFailed(Exception):
         super().__init__(f"{self.error_class} (status {error.status}, code {error.code}, trace_id {error.trace_id})")
 
 
-def register_running(bot: Bot) -> None:
-    _running[bot.name] = bot
+@dataclass(frozen=True)
+class RetryScheduled:
+    """A send failed for a transient reason; the message is due again at ``at`` (recorded as ``retrying``)."""
+
+    reason: str
+    attempt: int
+    at: datetime
+
+    def __str__(self) -> str:
+        return f"attempt {self.attempt} failed ({self.reason}); next at {self.at.isoformat()}"
 
 
-def unregister_running(bot: Bot) -> None:
-    if _running.get(bot.name) is bot:
-        del _running[bot.name]
+@dataclass(frozen=True)
+class TooLate:
+    """The message's first attempt came later than its grace time allows (recorded as ``missed``)."""
+
+    late_by: float
+
+    def __str__(self) -> str:
+        return f"{self.late_by:.0f} s late, beyond misfire_grace_time; not sent"
 
 
-def running_bot(name: str) -> Bot:
-    bot = _running.get(name)
-    if bot is None:
-        raise RuntimeError(f"no running bot named {name!r} for this scheduled job (Bot(name=...) must match)")
-    return bot
+def executing_scheduler(bot_name: str) -> BotScheduler:
+    scheduler = executing.get(None)
+    if scheduler is None:
+        raise RuntimeError("scheduled jobs run on the bot's scheduler (this one was called directly)")
+    if scheduler.bot.name != bot_name:
+        raise RuntimeError(f"this job belongs to bot {bot_name!r}, not {scheduler.bot.name!r} (Bot(name=...))")
+    return scheduler
 
 
 async def send_scheduled_message(
@@ -55,11 +77,23 @@ async def send_scheduled_message(
     text: str | None = None,
     media: str | list[str] | None = None,
     effect: str | None = None,
-) -> str:
-    """Send now, through ``bot.send``/``bot.send_to_chat`` so every outbound gate applies at fire time."""
-    bot = running_bot(bot_name)
+    due: float | None = None,
+    grace: float | None = None,
+    attempt: int = 1,
+) -> str | RetryScheduled | TooLate:
+    """Send now, through ``bot.send``/``bot.send_to_chat`` so every outbound gate applies at fire time.
+
+    The job stays stored until this settles it; a transient failure moves it to a later time instead (same key).
+    """
+    scheduler = executing_scheduler(bot_name)
+    bot = scheduler.bot
     key = f"scheduled:{job_id}"
     who = f"chat {chat_id}" if chat_id else mask_handle(to if isinstance(to, str) else ",".join(to or []))
+    late_by = time.time() - due if due is not None else 0.0
+    if attempt == 1 and grace is not None and late_by > grace:
+        scheduler.settle(job_id)
+        log.warning("scheduled message %s to %s not sent: %.0f s late (misfire_grace_time)", job_id, who, late_by)
+        return TooLate(late_by)
     try:
         if chat_id is not None:
             result: Any = await bot.send_to_chat(chat_id, text, media=media, effect=effect, idempotency_key=key)
@@ -67,8 +101,19 @@ async def send_scheduled_message(
             assert to is not None
             result = await bot.send(to, text, media=media, effect=effect, idempotency_key=key)
     except LinqAPIError as error:
+        at = datetime.now(UTC) + timedelta(seconds=retry_delay(error, attempt))
+        if is_transient(error) and due is not None and at.timestamp() <= due + scheduler.retry_for:
+            reason = f"{type(error).__name__}, status {error.status}"
+            if scheduler.retry_message(job_id, at, attempt + 1):
+                log.info("scheduled message %s to %s: %s; retrying at %s", job_id, who, reason, at.isoformat())
+                return RetryScheduled(reason, attempt, at)
+        scheduler.settle(job_id)
         log.warning("scheduled message %s to %s not sent: %s (code %s)", job_id, who, type(error).__name__, error.code)
         raise ScheduledSendFailed(error) from None
+    except Exception:
+        scheduler.settle(job_id)
+        raise
+    scheduler.settle(job_id)
     log.info("scheduled message %s sent to %s", job_id, who)
     return _message_id(result)
 

@@ -1,15 +1,19 @@
-"""The run log: one row per job run (ok, error or missed), kept next to the jobs so a one-shot job that failed and
-left the job store still leaves a trace that ``bot.job_runs()`` and ``linqbot jobs history`` can show."""
+"""The run log: one entry per job run (ok, retrying, error or missed), kept next to the jobs so a one-shot job that
+failed and left the job store still leaves a trace that ``bot.job_runs()`` and ``linqbot jobs history`` can show."""
 
 from __future__ import annotations
 
+import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, cast
 
+import redis
 from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, Text, inspect, select
 
-Outcome = Literal["ok", "error", "missed"]
+Outcome = Literal["ok", "retrying", "error", "missed"]
+"""``retrying``: a scheduled message failed for a transient reason and is due again later (same idempotency key)."""
 
 _metadata = MetaData()
 runs_table = Table(
@@ -43,8 +47,22 @@ def _dt(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
 
-class RunLog:
-    """Append-only job outcomes in the ``linqbot_job_runs`` table of the scheduler's database."""
+class RunLog(ABC):
+    """Append-only job outcomes."""
+
+    def create(self) -> None:  # noqa: B027 - only a SQL log has a table to create
+        """Prepare storage before the first record."""
+
+    @abstractmethod
+    def record(self, run: JobRun) -> None: ...
+
+    @abstractmethod
+    def runs(self, job_id: str | None = None, limit: int = 100) -> list[JobRun]:
+        """The latest ``limit`` runs (of one job, when given), oldest first."""
+
+
+class SqlRunLog(RunLog):
+    """The ``linqbot_job_runs`` table of the scheduler's database."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -65,7 +83,6 @@ class RunLog:
             )
 
     def runs(self, job_id: str | None = None, limit: int = 100) -> list[JobRun]:
-        """The latest ``limit`` runs (of one job, when given), oldest first."""
         if not inspect(self.engine).has_table(runs_table.name):
             return []
         query = select(runs_table).order_by(runs_table.c.id.desc()).limit(limit)
@@ -83,3 +100,38 @@ class RunLog:
             )
             for row in reversed(rows)
         ]
+
+
+REDIS_RUNS_KEPT = 50_000
+"""The Redis run log keeps the latest runs only (a few MB), like a log file that rotates."""
+
+
+class RedisRunLog(RunLog):
+    """A capped Redis list of JSON entries, newest first, shared by every process of a scaled-out bot."""
+
+    def __init__(self, client: redis.Redis, key: str, kept: int = REDIS_RUNS_KEPT) -> None:
+        self.client = client
+        self.key = key
+        self.kept = kept
+
+    def record(self, run: JobRun) -> None:
+        entry = json.dumps(
+            [run.job_id, _ts(run.scheduled_for), _ts(run.finished_at), run.outcome, run.detail], separators=(",", ":")
+        )
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.lpush(self.key, entry)
+            pipe.ltrim(self.key, 0, self.kept - 1)
+            pipe.execute()
+
+    def runs(self, job_id: str | None = None, limit: int = 100) -> list[JobRun]:
+        found: list[JobRun] = []
+        for raw in self.client.lrange(self.key, 0, -1 if job_id is not None else limit - 1):
+            name, scheduled_for, finished_at, outcome, detail = json.loads(raw)
+            if job_id is not None and name != job_id:
+                continue
+            found.append(
+                JobRun(name, _dt(scheduled_for), _dt(finished_at) or datetime.now(UTC), cast(Outcome, outcome), detail)
+            )
+            if len(found) == limit:
+                break
+        return found[::-1]

@@ -1,22 +1,32 @@
-"""Where jobs live: the database URL, its engine, and reading or cancelling stored jobs without a running bot.
+"""Where jobs live — a SQL database (SQLAlchemy) or, for bots scaled out on Redis, the Redis they share — and
+reading or cancelling stored jobs without a running bot.
 
-The offline path reads APScheduler's ``apscheduler_jobs`` rows itself instead of restoring `Job` objects: restoring
-imports each job's function, and APScheduler deletes any job it cannot restore — listing jobs from a shell where the
-bot's modules are not importable must never do that.
+The offline path reads the stored job states itself instead of restoring `Job` objects: restoring imports each job's
+function, and APScheduler deletes any job it cannot restore — listing jobs from a shell where the bot's modules are
+not importable must never do that.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import redis
+from apscheduler.jobstores.base import BaseJobStore, JobLookupError  # type: ignore[import-untyped]
+from apscheduler.jobstores.redis import RedisJobStore  # type: ignore[import-untyped]
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
+from apscheduler.util import datetime_to_utc_timestamp  # type: ignore[import-untyped]
 from sqlalchemy import Engine, create_engine, event, inspect, make_url, select
 from sqlalchemy.pool import StaticPool
+
+from linqbot.inbox.redis_store import DEFAULT_PREFIX
+from linqbot_scheduler.runlog import RedisRunLog, RunLog, SqlRunLog
 
 URL_ENV = "LINQBOT_SCHEDULER_URL"
 DEFAULT_URL = "sqlite:///linqbot-jobs.sqlite3"
@@ -47,14 +57,89 @@ def resolve_url(url: str | None = None) -> str:
     return url or os.environ.get(URL_ENV) or DEFAULT_URL
 
 
-def store_exists(url: str) -> bool:
-    """Whether there is anything to read: a SQLite file that does not exist yet holds no jobs (and stays absent)."""
-    if url == MEMORY_URL:
-        return False
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return True
-    return Path(parsed.database).exists()
+def is_redis(url: str) -> bool:
+    return url.startswith(("redis://", "rediss://", "unix://"))
+
+
+class Backend(ABC):
+    """One job store location: the APScheduler job store, the run log beside it, and offline access to both."""
+
+    @abstractmethod
+    def exists(self) -> bool:
+        """Whether there is anything to read (a SQLite file not created yet holds no jobs, and stays absent)."""
+
+    @abstractmethod
+    def job_store(self) -> BaseJobStore: ...
+
+    @abstractmethod
+    def run_log(self) -> RunLog: ...
+
+    @abstractmethod
+    def stored_jobs(self) -> list[JobInfo]:
+        """Every stored job, soonest first, read without importing job functions."""
+
+    @abstractmethod
+    def cancel(self, job_id: str) -> None:
+        """Delete a stored job (a running scheduler simply never finds it again); `JobNotFound` if unknown."""
+
+    def wake_others(self) -> None:  # noqa: B027 - only a shared store has other processes to tell
+        """Tell the process running the jobs that the store changed (only a shared store has others)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+def open_backend(url: str, prefix: str = DEFAULT_PREFIX) -> Backend:
+    """``redis://…`` (keys under ``prefix``, the inbox's by default), ``memory://`` or any SQLAlchemy URL."""
+    return RedisBackend(url, prefix) if is_redis(url) else SqlBackend(url)
+
+
+class SqlBackend(Backend):
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = open_engine(self.url)
+        return self._engine
+
+    def exists(self) -> bool:
+        if self.url == MEMORY_URL:
+            return False
+        parsed = make_url(self.url)
+        if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+            return True
+        return Path(parsed.database).exists()
+
+    def job_store(self) -> BaseJobStore:
+        return SQLAlchemyJobStore(engine=self.engine, tablename=JOBS_TABLE)
+
+    def run_log(self) -> RunLog:
+        return SqlRunLog(self.engine)
+
+    def stored_jobs(self) -> list[JobInfo]:
+        if not inspect(self.engine).has_table(JOBS_TABLE):
+            return []
+        table = SQLAlchemyJobStore(engine=self.engine, tablename=JOBS_TABLE).jobs_t
+        with self.engine.connect() as connection:
+            rows = list(connection.execute(select(table).order_by(table.c.next_run_time)))
+        return [_describe(row.id, row.next_run_time, row.job_state) for row in rows]
+
+    def cancel(self, job_id: str) -> None:
+        if not inspect(self.engine).has_table(JOBS_TABLE):
+            raise JobNotFound(job_id)
+        table = SQLAlchemyJobStore(engine=self.engine, tablename=JOBS_TABLE).jobs_t
+        with self.engine.begin() as connection:
+            deleted = connection.execute(table.delete().where(table.c.id == job_id)).rowcount
+        if not deleted:
+            raise JobNotFound(job_id)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
 
 
 def open_engine(url: str) -> Engine:
@@ -76,18 +161,76 @@ def _fast_commits(connection: Any, _: Any) -> None:
     cursor.close()
 
 
-def job_store(engine: Engine) -> SQLAlchemyJobStore:
-    return SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)
+_UPDATE_IF_PRESENT = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[3] == '' then redis.call('ZREM', KEYS[2], ARGV[1]) else redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1]) end
+return 1
+"""
 
 
-def stored_jobs(engine: Engine) -> list[JobInfo]:
-    """Every stored job, soonest first, read without importing job functions."""
-    if not inspect(engine).has_table(JOBS_TABLE):
-        return []
-    table = job_store(engine).jobs_t
-    with engine.connect() as connection:
-        rows = list(connection.execute(select(table).order_by(table.c.next_run_time)))
-    return [_describe(row.id, row.next_run_time, row.job_state) for row in rows]
+class SharedRedisJobStore(RedisJobStore):  # type: ignore[misc]
+    """APScheduler's Redis job store with an atomic update: its own check-then-write could bring back a job that
+    another process cancelled (or a sent message removed) in between."""
+
+    def __init__(self, client: redis.Redis, jobs_key: str, run_times_key: str) -> None:
+        super().__init__(jobs_key=jobs_key, run_times_key=run_times_key, connection_pool=client.connection_pool)
+        self._update = self.redis.register_script(_UPDATE_IF_PRESENT)
+
+    def update_job(self, job: Any) -> None:
+        state = pickle.dumps(job.__getstate__(), self.pickle_protocol)
+        when = "" if job.next_run_time is None else repr(datetime_to_utc_timestamp(job.next_run_time))
+        if not self._update(keys=[self.jobs_key, self.run_times_key], args=[job.id, state, when]):
+            raise JobLookupError(job.id)
+
+    def shutdown(self) -> None:
+        """The connection pool belongs to the backend, which closes it."""
+
+
+class RedisBackend(Backend):
+    """Jobs in a hash plus a sorted set of run times, the run log in a capped list, and a channel on which a process
+    that adds or changes a job wakes the leader — all under the inbox's key prefix (one Redis Cluster slot)."""
+
+    def __init__(self, url: str, prefix: str = DEFAULT_PREFIX) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        self.jobs_key = f"{prefix}scheduler:jobs"
+        self.run_times_key = f"{prefix}scheduler:run_times"
+        self.wake_channel = f"{prefix}scheduler:wake"
+
+    def exists(self) -> bool:
+        return True
+
+    def job_store(self) -> BaseJobStore:
+        return SharedRedisJobStore(self.client, self.jobs_key, self.run_times_key)
+
+    def run_log(self) -> RunLog:
+        return RedisRunLog(self.client, f"{self.prefix}scheduler:runs")
+
+    def stored_jobs(self) -> list[JobInfo]:
+        order = cast(list[tuple[bytes, float]], self.client.zrange(self.run_times_key, 0, -1, withscores=True))
+        states = cast(dict[bytes, bytes], self.client.hgetall(self.jobs_key))
+        found = [_describe(key.decode(), score, states[key]) for key, score in order if key in states]
+        timed = {key for key, _ in order}
+        found += [_describe(key.decode(), None, blob) for key, blob in states.items() if key not in timed]
+        return found
+
+    def cancel(self, job_id: str) -> None:
+        with self.client.pipeline() as pipe:
+            pipe.hdel(self.jobs_key, job_id)
+            pipe.zrem(self.run_times_key, job_id)
+            deleted, _ = pipe.execute()
+        if not deleted:
+            raise JobNotFound(job_id)
+        self.wake_others()
+
+    def wake_others(self) -> None:
+        self.client.publish(self.wake_channel, b"")
+
+    def close(self) -> None:
+        with contextlib.suppress(redis.RedisError, OSError):
+            self.client.close()
 
 
 def _describe(job_id: str, next_run: float | None, blob: bytes) -> JobInfo:
@@ -97,14 +240,3 @@ def _describe(job_id: str, next_run: float | None, blob: bytes) -> JobInfo:
     except Exception as exc:  # arguments of a class this shell cannot import
         return JobInfo(job_id, "?", "?", f"(unreadable here: {type(exc).__name__})", when)
     return JobInfo(job_id, str(state.get("name", "")), str(state.get("func", "")), str(state.get("trigger")), when)
-
-
-def cancel_stored(engine: Engine, job_id: str) -> None:
-    """Delete a stored job; a running bot simply never finds it again."""
-    store = job_store(engine)
-    if not inspect(engine).has_table(JOBS_TABLE):
-        raise JobNotFound(job_id)
-    with engine.begin() as connection:
-        deleted = connection.execute(store.jobs_t.delete().where(store.jobs_t.c.id == job_id)).rowcount
-    if not deleted:
-        raise JobNotFound(job_id)

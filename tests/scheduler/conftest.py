@@ -1,12 +1,17 @@
-"""A scheduler bot per test, its job store in a temp SQLite file (shared by restarts within the test)."""
+"""A scheduler bot per test, its job store in a temp SQLite file (shared by restarts within the test), and for the
+scaled-out tests a redis-server of the test's own plus an emulator that several bots share."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from linqbot import Bot
+from linqbot.emulator import Emulator
+from linqbot.inbox.redis_store import RedisStore
+from tests.durability.conftest import REDIS_SERVER, RedisServer
 
 
 @pytest.fixture
@@ -18,3 +23,43 @@ def jobs_url(tmp_path: Path, linq_env: None, monkeypatch: pytest.MonkeyPatch) ->
 
 def scheduler_bot() -> Bot:
     return Bot(env_file=None, plugins=["scheduler"])
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path, linq_env: None) -> Iterator[RedisServer]:
+    if not Path(REDIS_SERVER).exists():
+        pytest.fail("redis-server is required (apt-get install redis-server)")
+    server = RedisServer(tmp_path / "redis")
+    server.directory.mkdir()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    emu = Emulator(read_delay=0)
+    await emu.start("127.0.0.1")
+    try:
+        yield emu
+    finally:
+        await emu.stop()
+
+
+LEASE = 1.0
+"""Seconds of leadership lease in these tests (the inbox's lock_ttl), so a takeover takes about a second."""
+
+
+def scaled_out_bot(redis_url: str, emu: Emulator) -> Bot:
+    """One process of a scaled-out bot: the scheduler plugin on a shared Redis inbox, talking to ``emu``."""
+    return Bot(
+        env_file=None,
+        plugins=["scheduler"],
+        inbox=RedisStore(redis_url, lock_ttl=LEASE),
+        api_key=emu.api_key,
+        base_url=emu.base_url,
+        webhook_secret="scale-out-secret",
+        phone_number=emu.line,
+    )
