@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 
-from linqbot.inbox.redis_store import DEFAULT_PREFIX
+from linqbot.inbox import store_from_url
+from linqbot.inbox.redis_store import DEFAULT_PREFIX, RedisStore
 from linqbot_scheduler.store import URL_ENV, JobNotFound, is_redis, open_backend, resolve_url
 
 
@@ -18,7 +19,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         help="job store URL: sqlite:///…, any SQLAlchemy URL or redis://… "
         "(default: $LINQBOT_SCHEDULER_URL, else $LINQBOT_INBOX_URL when it is Redis, else ./linqbot-jobs.sqlite3)",
     )
-    jobs.add_argument("--prefix", default=DEFAULT_PREFIX, help="key prefix of a Redis job store (the inbox's)")
+    jobs.add_argument("--prefix", default=None, help="key prefix of a Redis job store (default: the inbox's)")
     actions = jobs.add_subparsers(dest="jobs_command")
     actions.add_parser("list", help="every stored job, soonest first")
     cancel = actions.add_parser("cancel", help="remove a job by id")
@@ -30,8 +31,9 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def run(args: argparse.Namespace) -> int:
-    url = resolve_url(args.url or _redis_inbox())
-    backend = open_backend(url, args.prefix)
+    inbox = _redis_inbox()
+    url = resolve_url(args.url or (inbox.url if inbox else None))
+    backend = open_backend(url, args.prefix or (inbox.prefix if inbox else DEFAULT_PREFIX))
     if not backend.exists():
         if args.jobs_command == "cancel":
             print(f"linqbot: no job with id {args.job_id!r} (no job store at {url})", file=sys.stderr)
@@ -63,7 +65,10 @@ def run(args: argparse.Namespace) -> int:
         backend.close()
 
 
-def _redis_inbox() -> str | None:
+def _redis_inbox() -> RedisStore | None:
     """A bot whose inbox is on Redis keeps its jobs there too (unless ``LINQBOT_SCHEDULER_URL`` says otherwise)."""
     inbox = os.environ.get("LINQBOT_INBOX_URL", "")
-    return inbox if is_redis(inbox) and URL_ENV not in os.environ else None
+    if not is_redis(inbox) or URL_ENV in os.environ:
+        return None
+    store = store_from_url(inbox)  # the same parsing as the bot's (options such as ?prefix=)
+    return store if isinstance(store, RedisStore) else None

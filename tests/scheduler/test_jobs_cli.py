@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 from linqbot_scheduler import scheduler_of
 
+from linqbot import Bot
 from linqbot.cli import main
+from linqbot.emulator import Emulator
 from linqbot.testing import simulate
+from tests.durability.conftest import RedisServer
 
 from .conftest import scheduler_bot
 
@@ -52,3 +55,35 @@ async def test_list_cancel_and_history_without_the_bot(
 def test_an_empty_or_missing_store_lists_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["jobs", "--url", f"sqlite:///{tmp_path / 'none.sqlite3'}", "list"]) == 0
     assert capsys.readouterr().out == "no scheduled jobs\n"
+
+
+async def test_a_bot_on_a_redis_inbox_keeps_its_jobs_there_for_the_cli(
+    redis_server: RedisServer,
+    emulator: Emulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LINQBOT_INBOX_URL", f"{redis_server.url}?prefix=shop:{{inbox}}:&lock_ttl=1")
+    bot = Bot(env_file=None, plugins=["scheduler"])
+    bot.configure(api_key=emulator.api_key, base_url=emulator.base_url, webhook_secret="s", phone_number=emulator.line)
+    await bot.startup()
+    try:
+        scheduler = scheduler_of(bot)
+        await scheduler.schedule_message(to="+15550100002", text="hi", at=timedelta(hours=1), id="hello")
+        done = await scheduler.schedule_message(to="+15550100003", text="now", at=timedelta(0), id="now")
+        assert (await scheduler.wait_for_run(done.id)).outcome == "ok"
+    finally:
+        await bot.shutdown()
+    assert not list(tmp_path.glob("*.sqlite3"))  # no SQLite job file next to the bot
+
+    assert main(["jobs", "list"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.startswith("hello  next ") and "message to +1***02" in line
+    assert main(["jobs", "history"]) == 0
+    [run] = capsys.readouterr().out.splitlines()
+    assert " now  ok " in run
+    assert main(["jobs", "cancel", "hello"]) == 0
+    assert main(["jobs", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "no scheduled jobs"
