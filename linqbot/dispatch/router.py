@@ -29,6 +29,8 @@ OPT_OUT_EVENT = "linqbot.opt_out"
 """Synthetic event the opt-out safeguard dispatches when someone opts out; the keyword message itself."""
 OPT_IN_EVENT = "linqbot.opt_in"
 """Synthetic event the opt-out safeguard dispatches when an opted-out person writes again, before the message."""
+FLOOD_EVENT = "linqbot.flood"
+"""Synthetic event flood control dispatches once per burst: the first message from a sender over the limit."""
 
 # Short decorator names for the common lifecycle events: name -> event types.
 LIFECYCLE_EVENTS: dict[str, tuple[str, ...]] = {
@@ -47,6 +49,7 @@ LIFECYCLE_EVENTS: dict[str, tuple[str, ...]] = {
     "contact_card": ("contact_card.received",),
     "opt_out": (OPT_OUT_EVENT,),
     "opt_in": (OPT_IN_EVENT,),
+    "flood": (FLOOD_EVENT,),
 }
 
 _generation = itertools.count(1)
@@ -337,6 +340,11 @@ class Router:
     def on_opt_in(self, *p: Predicate, **f: Any) -> Callable[[F], F]:
         """An opted-out person wrote again, which opts them back in (their message is dispatched next)."""
         return self._lifecycle("opt_in", p, f)
+
+    def on_flood(self, *p: Predicate, **f: Any) -> Callable[[F], F]:
+        """Someone sent more messages at once than flood control dispatches: the first message over the limit, once
+        per burst; the rest of the burst reaches no handler."""
+        return self._lifecycle("flood", p, f)
 
     def on_contact_card(self, *p: Predicate, **f: Any) -> Callable[[F], F]:
         """Someone shared their contact card (``contact_card.received``)."""

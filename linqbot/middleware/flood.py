@@ -1,8 +1,15 @@
-"""Inbound flood control: one person sending a burst does not make the bot answer every message.
+"""Inbound flood control: one sender's burst does not make the bot answer every message of it.
 
-Answering a burst one by one multiplies outbound volume, spends the pair's 30 / 60 s allowance, and is how two bots
-end up in a loop. Beyond ``max_messages`` in ``per_seconds`` from one sender, messages are still acknowledged (Linq
-sees 200, nothing is retried) and tracked (opt-outs still count) but not dispatched to handlers.
+What hurts a line is the row of answers that go out after a burst: each one is a message nobody replied to, and Linq
+scores chats by that (the emulator's model: AT_RISK after 5 unanswered, CRITICAL after 10). What people do is send
+a few short bubbles at typing speed. So the limit caps a burst at ``max_messages`` but measures over a short
+``per_seconds``: a fast typist (a bubble every second or so) never reaches it, a script pasting 40 messages at once
+gets 8 answered. Messages are timed by Linq's ``sent_at``, so a backlog handled after a restart is not a burst.
+
+Beyond the limit messages are acknowledged (Linq sees 200, nothing is retried) and tracked (opt-outs still count) but
+reach no handler — never silently: the first held message of a burst is logged at INFO (masked sender) and
+dispatched to ``on_flood`` handlers, so the bot can say something once; every held message counts in
+``linqbot_gate_decisions_total{gate="flood_control", decision="dropped"}``.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ from typing import Any
 
 from linqbot.dispatch.context import Context
 from linqbot.dispatch.middleware import Next
+from linqbot.dispatch.router import FLOOD_EVENT
 from linqbot.middleware.chats import Directory
+from linqbot.middleware.linq_time import written_at
 from linqbot.redact import mask_handle
 
 log = logging.getLogger("linqbot.safeguards.flood")
@@ -22,7 +31,9 @@ log = logging.getLogger("linqbot.safeguards.flood")
 @dataclass(frozen=True)
 class Flood:
     max_messages: int = 8
-    per_seconds: float = 10.0
+    """Messages from one sender dispatched within ``per_seconds``; the most a burst gets answered."""
+    per_seconds: float = 5.0
+    """A short window: a person typing a bubble a second stays under the limit however long they go on."""
 
 
 class FloodControl:
@@ -36,16 +47,26 @@ class FloodControl:
         sender = ctx.sender
         if ctx.event.event_type != "message.received" or sender is None:
             return await call_next(ctx)
-        settings, directory = self.settings, self.directory
-        count = await directory.store.hit(f"flood:{sender}", settings.per_seconds, directory.clock.now())
-        if count > settings.max_messages:
-            log.warning(
-                "flood from %s: %d messages in %.0f s; message %s acknowledged, not dispatched",
-                mask_handle(sender),
-                count,
-                settings.per_seconds,
-                ctx.event.event_id,
-            )
-            directory.bot.metrics.gate("flood_control", "dropped")
+        settings, store = self.settings, self.directory.store
+        written = written_at(ctx.event) or self.directory.clock.now()
+        count = await store.hit(f"flood:{sender}", settings.per_seconds, written)
+        if count <= settings.max_messages:
+            return await call_next(ctx)
+        self.directory.bot.metrics.gate("flood_control", "dropped")
+        last_held = await store.get(f"flood_held:{sender}")
+        await store.set(f"flood_held:{sender}", repr(written))
+        if last_held is not None and written - float(last_held) < settings.per_seconds:
+            log.debug("flood from %s goes on: message %s held", mask_handle(sender), ctx.event.event_id)
             return None
-        return await call_next(ctx)
+        log.info(
+            "flood from %s: more than %d messages in %.0f s; holding the rest of the burst from handlers (chat %s)",
+            mask_handle(sender),
+            settings.max_messages,
+            settings.per_seconds,
+            ctx.chat_id,
+        )
+        synthetic = ctx.event.model_copy(
+            update={"event_type": FLOOD_EVENT, "event_id": f"{ctx.event.event_id}:{FLOOD_EVENT}"}
+        )
+        await ctx.bot.dispatcher.feed(Context(ctx.bot, synthetic))
+        return None

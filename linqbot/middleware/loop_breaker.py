@@ -1,10 +1,14 @@
 """Loop breaker: two bots answering each other would message forever and burn both lines.
 
-Heuristic: a *fast round* is an inbound message that arrives within ``fast_reply_within`` seconds of this bot's last
-send in the chat, when the bot has sent since the previous inbound (it answered, and was answered at machine speed).
-People take longer than that now and then; bots never do. After ``rounds`` fast rounds in a row the chat gets no
-auto-replies for ``cooldown`` seconds (messages are acknowledged and logged, handlers don't run). Any slower inbound
-resets the count.
+Heuristic: a *fast round* is an inbound message written within ``fast_reply_within`` seconds after Linq took in this
+bot's last send in the chat, when the bot has sent since the previous inbound (it answered, and was answered at
+machine speed). People take longer than that now and then; bots never do. After ``rounds`` fast rounds in a row the
+chat gets no auto-replies for ``cooldown`` seconds (messages are acknowledged and logged, handlers don't run). Any
+slower inbound resets the count.
+
+Both times are Linq's (the message's ``sent_at``, the send's ``created_at``), not when this process handled the
+event: a bot restarted with a backlog answers old messages one after another at machine speed, but each was written
+before the answer to the one before it, so none is a fast round.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from linqbot.dispatch.context import Context
 from linqbot.dispatch.middleware import Next
 from linqbot.middleware.chats import Directory
+from linqbot.middleware.linq_time import written_at
 
 log = logging.getLogger("linqbot.safeguards.loop_breaker")
 
@@ -39,15 +44,17 @@ class LoopGuard:
         if ctx.event.event_type != "message.received" or chat_id is None:
             return await call_next(ctx)
         store, now, settings = self.directory.store, self.directory.clock.now(), self.settings
+        written = written_at(ctx.event)
         previous_inbound = _float(await store.get(f"loop_in:{chat_id}"))
-        await store.set(f"loop_in:{chat_id}", repr(now))
+        if written is not None and written > previous_inbound:
+            await store.set(f"loop_in:{chat_id}", repr(written))
         if _float(await store.get(f"loop_cooldown:{chat_id}")) > now:
             log.info("chat %s is cooling down after a reply loop; message not dispatched", chat_id)
             self.directory.bot.metrics.gate("loop_breaker", "dropped")
             return None
         last_sent = await store.get(f"sent_at:{chat_id}")
         answered = last_sent is not None and float(last_sent) >= previous_inbound
-        if answered and now - float(last_sent or 0) <= settings.fast_reply_within:
+        if answered and written is not None and 0 <= written - float(last_sent or 0) <= settings.fast_reply_within:
             rounds = await store.incr(f"loop_rounds:{chat_id}")
             if rounds >= settings.rounds:
                 await store.delete(f"loop_rounds:{chat_id}")

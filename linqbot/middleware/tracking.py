@@ -13,6 +13,7 @@ from linqbot.dispatch.context import Context
 from linqbot.dispatch.middleware import Next
 from linqbot.events import ChatCreatedEvent, MessageEvent, PhoneNumberStatusEvent, ReactionEvent
 from linqbot.middleware.chats import ChatInfo, Directory, Scope, current_scope
+from linqbot.middleware.linq_time import accepted_at
 from linqbot.outbound import OutboundCall
 from linqbot.outbound.pipeline import Next as OutboundNext
 
@@ -93,7 +94,10 @@ class Tracking:
         health = getattr(getattr(created, "health_status", None), "status", None)
         if chat_id is not None:
             await directory.set_health(chat_id, health)
-            await directory.store.set(f"sent_at:{chat_id}", repr(directory.clock.now()))
+            sent_at = accepted_at(response)  # Linq's clock, like the sent_at of the answer (loop breaker)
+            await directory.store.set(
+                f"sent_at:{chat_id}", repr(sent_at if sent_at is not None else directory.clock.now())
+            )
         for handle in target.people:
             await directory.store.incr(f"unanswered:{handle}")
         return response

@@ -96,6 +96,7 @@ def harness(
     *,
     retry: RetryPolicy | None = None,
     clock: ManualClock | LinqClock | None = None,
+    inbox: str | None = None,
     **overrides: Any,
 ) -> Harness:
     """A bot with ``safeguards`` (all on by default, ``overrides`` replace single settings) on ``clock`` (a manual
@@ -105,7 +106,7 @@ def harness(
     """
     clock = clock or ManualClock()
     settings = replace(safeguards, clock=clock, **overrides)
-    bot = Bot(env_file=None, safeguards=settings, retry=retry or RetryPolicy(max_attempts=1))
+    bot = Bot(env_file=None, safeguards=settings, retry=retry or RetryPolicy(max_attempts=1), inbox=inbox)
     h = Harness(bot, clock)
 
     async def record(call: OutboundCall, call_next: Next) -> Any:
