@@ -22,7 +22,9 @@ held by pacing for its pair's window."""
 DEFAULT_RETRY_FOR = 3600.0
 """Seconds after its time a message whose sends keep failing for transient reasons is still retried."""
 
-BACKOFF = RetryPolicy(base_delay=1.0, max_delay=60.0)
+DEFAULT_BACKOFF = RetryPolicy(base_delay=1.0, max_delay=60.0)
+"""Between attempts of a scheduled message: 1 s, 2 s, 4 s … capped at a minute (each on top of the client's own
+quick retries of the one call)."""
 
 
 class UntilSettled(BaseTrigger):  # type: ignore[misc]
@@ -61,6 +63,6 @@ def is_transient(error: LinqAPIError) -> bool:
     return error.status == 409 and error.code == CHAT_BEING_CREATED
 
 
-def retry_delay(error: LinqAPIError, attempt: int) -> float:
+def retry_delay(error: LinqAPIError, attempt: int, backoff: RetryPolicy) -> float:
     """Backoff after failed attempt ``attempt``, never shorter than Linq's ``Retry-After``."""
-    return max(BACKOFF.backoff(attempt), error.retry_after or 0.0)
+    return max(backoff.backoff(attempt), error.retry_after or 0.0)

@@ -39,7 +39,10 @@ class ScheduledSendFailed(Exception):
 
 @dataclass(frozen=True)
 class RetryScheduled:
-    """A send failed for a transient reason; the message is due again at ``at`` (recorded as ``retrying``)."""
+    """A send failed for a transient reason; the message is due again at ``at`` (recorded as ``retrying``).
+
+    The scheduler moves the job when the run has ended: moved earlier, the next attempt could come due while this
+    run still counts as running, and APScheduler would skip it until the lease ends."""
 
     reason: str
     attempt: int
@@ -101,12 +104,11 @@ async def send_scheduled_message(
             assert to is not None
             result = await bot.send(to, text, media=media, effect=effect, idempotency_key=key)
     except LinqAPIError as error:
-        at = datetime.now(UTC) + timedelta(seconds=retry_delay(error, attempt))
+        at = datetime.now(UTC) + timedelta(seconds=retry_delay(error, attempt, scheduler.retry_backoff))
         if is_transient(error) and due is not None and at.timestamp() <= due + scheduler.retry_for:
             reason = f"{type(error).__name__}, status {error.status}"
-            if scheduler.retry_message(job_id, at, attempt + 1):
-                log.info("scheduled message %s to %s: %s; retrying at %s", job_id, who, reason, at.isoformat())
-                return RetryScheduled(reason, attempt, at)
+            log.info("scheduled message %s to %s: %s; retrying at %s", job_id, who, reason, at.isoformat())
+            return RetryScheduled(reason, attempt, at)  # the scheduler moves the job once this run has ended
         scheduler.settle(job_id)
         log.warning("scheduled message %s to %s not sent: %s (code %s)", job_id, who, type(error).__name__, error.code)
         raise ScheduledSendFailed(error) from None

@@ -18,7 +18,7 @@ import os
 import pickle
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -44,11 +44,11 @@ from apscheduler.util import obj_to_ref, ref_to_obj  # type: ignore[import-untyp
 from redis.exceptions import RedisError
 
 from linqbot.inbox.redis_store import DEFAULT_PREFIX, RedisStore
-from linqbot.outbound import OutboundCall
+from linqbot.outbound import OutboundCall, RetryPolicy
 from linqbot.outbound.pipeline import Next
 from linqbot.redact import mask_handle
 from linqbot_scheduler import jobs as builtin
-from linqbot_scheduler.delivery import DEFAULT_LEASE, DEFAULT_RETRY_FOR, UntilSettled
+from linqbot_scheduler.delivery import DEFAULT_BACKOFF, DEFAULT_LEASE, DEFAULT_RETRY_FOR, UntilSettled
 from linqbot_scheduler.runlog import JobRun, Outcome, RunLog
 from linqbot_scheduler.store import URL_ENV, Backend, JobInfo, JobNotFound, RedisBackend, open_backend, resolve_url
 
@@ -190,6 +190,7 @@ class BotScheduler:
         coalesce: bool = True,
         max_concurrent_sends: int = DEFAULT_MAX_CONCURRENT_SENDS,
         retry_for: float = DEFAULT_RETRY_FOR,
+        retry_backoff: RetryPolicy = DEFAULT_BACKOFF,
         send_lease: float = DEFAULT_LEASE,
     ) -> None:
         self.bot = bot
@@ -199,6 +200,8 @@ class BotScheduler:
         self.coalesce = coalesce
         self.retry_for = retry_for
         """Seconds after its time a scheduled message failing for transient reasons keeps being retried."""
+        self.retry_backoff = retry_backoff
+        """Delays between those attempts (``Retry-After`` wins when longer)."""
         self.send_lease = send_lease
         """Seconds a scheduled message's send may take before another attempt may start (its process died)."""
         self.max_concurrent_sends = max_concurrent_sends
@@ -239,6 +242,7 @@ class BotScheduler:
         misfire_grace_time: int | None = None,
         max_concurrent_sends: int | None = None,
         retry_for: float | None = None,
+        retry_backoff: RetryPolicy | None = None,
         send_lease: float | None = None,
     ) -> None:
         """Change settings before the bot starts."""
@@ -256,6 +260,8 @@ class BotScheduler:
             self._send_slots = asyncio.Semaphore(max_concurrent_sends)
         if retry_for is not None:
             self.retry_for = retry_for
+        if retry_backoff is not None:
+            self.retry_backoff = retry_backoff
         if send_lease is not None:
             if send_lease <= 0:
                 raise ValueError(f"send_lease must be positive, got {send_lease}")
@@ -416,14 +422,14 @@ class BotScheduler:
         with contextlib.suppress(JobLookupError):
             self._require().remove_job(job_id)
 
-    def retry_message(self, job_id: str, at: datetime, attempt: int) -> bool:
-        """Move a scheduled message to ``at`` as attempt ``attempt``; False if it was cancelled meanwhile."""
+    def _retry_later(self, job_id: str, retry: builtin.RetryScheduled) -> bool:
+        """Move a scheduled message to its next attempt; False if it was cancelled meanwhile."""
         scheduler = self._require()
         job = scheduler.get_job(job_id)
         if job is None:
             return False
         try:
-            scheduler.modify_job(job_id, next_run_time=at, kwargs={**job.kwargs, "attempt": attempt})
+            scheduler.modify_job(job_id, next_run_time=retry.at, kwargs={**job.kwargs, "attempt": retry.attempt + 1})
         except JobLookupError:
             return False
         self._wake_leader()
@@ -690,6 +696,9 @@ class BotScheduler:
         if self._in_flight == 0:
             self._idle.set()
         run = _run_from(event)
+        retry = getattr(event, "retval", None)
+        if isinstance(retry, builtin.RetryScheduled) and not self._retry_later(run.job_id, retry):
+            run = replace(run, outcome="error", detail=f"{run.detail}; cancelled meanwhile")
         if run.outcome == "missed":
             log.warning("job %s missed its run at %s (later than misfire_grace_time)", run.job_id, run.scheduled_for)
         if self.run_log is not None:
