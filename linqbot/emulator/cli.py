@@ -30,6 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--read-delay", type=float, default=0.1, help="seconds until auto-read; 0 disables")
     parser.add_argument("--webhook-attempts", type=int, default=10)
     parser.add_argument("--webhook-backoff", type=float, default=0.2, help="first retry delay in seconds")
+    parser.add_argument(
+        "--webhook-concurrency",
+        type=_at_least_one,
+        default=32,
+        help="deliveries in flight per subscription across chats; 1 = strictly in emission order",
+    )
     faults = parser.add_argument_group("fault injection")
     faults.add_argument("--fault-seed", type=int)
     faults.add_argument("--fault-error-rate", type=float, default=0.0, help="fraction of matching requests -> 5xx")
@@ -42,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--fault-webhook-out-of-order-rate", type=float, default=0.0)
     faults.add_argument("--fault-webhook-delay-ms", type=int, default=0)
     return parser
+
+
+def _at_least_one(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _line(spec: str) -> LineSpec:
@@ -76,6 +89,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         read_delay=args.read_delay,
         webhook_attempts=args.webhook_attempts,
         webhook_backoff=args.webhook_backoff,
+        webhook_concurrency=args.webhook_concurrency,
         faults=faults,
     )
 

@@ -19,8 +19,7 @@ class Clock:
 
 def iso(value: datetime) -> str:
     """Render a datetime the way the API does: UTC, milliseconds, trailing ``Z``."""
-    utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def iso_or_none(value: datetime | None) -> str | None:

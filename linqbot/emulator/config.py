@@ -34,6 +34,9 @@ class EmulatorConfig:
     webhook_backoff: float = 0.2
     webhook_backoff_max: float = 5.0
     webhook_timeout: float = 5.0
+    # First attempts in flight per subscription, across chats (each chat's deliveries stay in order).
+    # 1 = one delivery at a time for the whole subscription, in emission order.
+    webhook_concurrency: int = 32
     # Rate limits (windows are emulator-clock seconds).
     pair_limit: int = 30
     pair_window: float = 60.0
@@ -46,3 +49,7 @@ class EmulatorConfig:
     typing_ttl: float = 60.0
     db_path: str | None = None
     faults: FaultConfig = field(default_factory=FaultConfig)
+
+    def __post_init__(self) -> None:
+        if self.webhook_concurrency < 1:
+            raise ValueError(f"webhook_concurrency must be at least 1, got {self.webhook_concurrency}")

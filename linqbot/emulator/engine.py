@@ -59,6 +59,8 @@ class Engine:
         self._subscribers: list[asyncio.Queue[Json]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
+        self._chats_by_handle: dict[str, dict[str, None]] = {}
+        self._indexed_state: State | None = None
 
     # ---- change stream -------------------------------------------------------------------------------
 
@@ -187,12 +189,34 @@ class Engine:
         return "RCS" if all(self.person(h).rcs for h in handles) else "SMS"
 
     def find_chat(self, line: str, handles: set[str]) -> Chat | None:
-        for chat in self.state.chats.values():
-            if chat.line != line or chat.left or (chat.is_group and chat.display_name):
-                continue
-            if {p.handle for p in chat.others()} == handles:
-                return chat
-        return None
+        """The line's first (oldest) reusable chat whose other active participants are exactly ``handles``."""
+        candidates = self._chats_with(next(iter(handles))) if handles else list(self.state.chats.values())
+        found = [
+            chat
+            for chat in candidates
+            if chat.line == line
+            and not chat.left
+            and not (chat.is_group and chat.display_name)
+            and {p.handle for p in chat.others()} == handles
+        ]
+        if len(found) > 1:
+            return next(chat for chat in self.state.chats.values() if chat in found)
+        return found[0] if found else None
+
+    def _chats_with(self, handle: str) -> list[Chat]:
+        """Every chat ``handle`` ever joined, from an index rebuilt whenever the state object is replaced."""
+        if self._indexed_state is not self.state:
+            self._chats_by_handle = {}
+            self._indexed_state = self.state
+            for chat in self.state.chats.values():
+                for participant in chat.participants:
+                    self.index_participant(chat, participant.handle)
+        chats = self.state.chats
+        return [chats[chat_id] for chat_id in self._chats_by_handle.get(handle, ()) if chat_id in chats]
+
+    def index_participant(self, chat: Chat, handle: str) -> None:
+        """Record that ``handle`` joined ``chat`` (call for every participant added), so lookups stay O(own chats)."""
+        self._chats_by_handle.setdefault(handle, {})[chat.id] = None
 
     def new_chat(self, line: Line, handles: list[str], trace_id: str | None) -> Chat:
         own_lines = {known.phone_number for known in self.state.lines}
@@ -212,6 +236,9 @@ class Engine:
             health_updated_at=now,
         )
         self.state.chats[chat.id] = chat
+        if self._indexed_state is self.state:
+            for participant in chat.participants:
+                self.index_participant(chat, participant.handle)
         self.notify("chat.created", self.chat_view(chat))
         self.emit("chat.created", render.chat_created(chat), chat=chat, trace_id=trace_id)
         return chat

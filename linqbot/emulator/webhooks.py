@@ -1,7 +1,10 @@
 """Webhook delivery: build envelopes (current or legacy payload version), sign with both header sets, retry.
 
-Each subscription has one worker so first attempts arrive in emission order (unless the out-of-order
-fault says otherwise); retries run beside the worker on a compressed exponential schedule.
+Deliveries to one subscription run concurrently across chats (at most ``webhook_concurrency`` first attempts in
+flight), but each chat is a lane whose first attempts go one at a time in emission order (unless the out-of-order
+fault says otherwise); events without a chat share one lane. With ``webhook_concurrency=1`` the whole subscription
+is a single lane, as a strictly sequential sender would be. Retries run beside the lanes on a compressed
+exponential schedule.
 """
 
 import asyncio
@@ -13,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -58,10 +62,16 @@ def legacy_signature(secret: str, timestamp: str, body: str) -> str:
     return hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
 
 
+@lru_cache(maxsize=64)
+def _signer(secret: str) -> Webhook:
+    """One signer per secret: building it decodes the secret, which every delivery would otherwise repeat."""
+    return Webhook(secret)
+
+
 def signed_headers(sub: Subscription, event_id: str, event_type: str, body: str) -> dict[str, str]:
     """Both header sets Linq sends: Standard Webhooks and the deprecated ``X-Webhook-*`` ones."""
     now = int(time.time())
-    signature = Webhook(sub.signing_secret).sign(event_id, datetime.fromtimestamp(now, UTC), body)
+    signature = _signer(sub.signing_secret).sign(event_id, datetime.fromtimestamp(now, UTC), body)
     return {
         "Content-Type": "application/json",
         "User-Agent": "linqbot-emulator",
@@ -101,7 +111,10 @@ class WebhookDispatcher:
         self._subscriptions = subscriptions
         self._on_attempt = on_attempt
         self.log: list[Json] = []
-        self._queues: dict[str, asyncio.Queue[Job]] = {}
+        self._lanes: dict[tuple[str, str | None], asyncio.Queue[Job]] = {}
+        """(subscription id, chat id) -> the first attempts waiting in that lane; a lane exists while it has work."""
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        """Per subscription: bounds the first attempts in flight across its lanes."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
         self.in_flight = 0
@@ -152,37 +165,53 @@ class WebhookDispatcher:
 
     def _enqueue(self, job: Job) -> None:
         self._begin()
-        queue = self._queues.get(job.sub.id)
-        if queue is None:
-            queue = self._queues[job.sub.id] = asyncio.Queue()
-            self._spawn(self._worker(queue))
-        queue.put_nowait(job)
+        key = (job.sub.id, job.chat_id if self.config.webhook_concurrency > 1 else None)
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = asyncio.Queue()
+            self._spawn(self._drain(key, lane))
+        lane.put_nowait(job)
 
     def _spawn(self, coro: Any) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _worker(self, queue: asyncio.Queue[Job]) -> None:
+    async def _drain(self, key: tuple[str, str | None], lane: asyncio.Queue[Job]) -> None:
+        """Deliver a lane's first attempts in order, then retire it (its next event starts a new one)."""
         held: Job | None = None
-        while True:
-            try:
-                job = await asyncio.wait_for(queue.get(), HOLD_TIMEOUT) if held else await queue.get()
-            except TimeoutError:
-                assert held is not None
-                await self._first_attempt(held)
-                self._end()
-                held = None
-                continue
-            if held is None and self.faults.chance(self.faults.config.webhook_out_of_order_rate):
-                held = job
-                continue
+        try:
+            while True:
+                if held is None:
+                    try:
+                        job = lane.get_nowait()
+                    except asyncio.QueueEmpty:
+                        return
+                else:
+                    try:
+                        job = await asyncio.wait_for(lane.get(), HOLD_TIMEOUT)
+                    except TimeoutError:
+                        await self._deliver(held)
+                        held = None
+                        continue
+                if held is None and self.faults.chance(self.faults.config.webhook_out_of_order_rate):
+                    held = job
+                    continue
+                await self._deliver(job)
+                if held is not None:
+                    await self._deliver(held)
+                    held = None
+        finally:
+            if self._lanes.get(key) is lane:
+                del self._lanes[key]
+
+    async def _deliver(self, job: Job) -> None:
+        slots = self._slots.get(job.sub.id)
+        if slots is None:
+            slots = self._slots[job.sub.id] = asyncio.Semaphore(self.config.webhook_concurrency)
+        async with slots:
             await self._first_attempt(job)
-            self._end()
-            if held is not None:
-                await self._first_attempt(held)
-                self._end()
-                held = None
+        self._end()
 
     async def _first_attempt(self, job: Job) -> None:
         delay = self.faults.config.webhook_delay_ms
@@ -247,7 +276,8 @@ class WebhookDispatcher:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._queues.clear()
+        self._lanes.clear()
+        self._slots.clear()
         self.log.clear()
         self.in_flight = 0
         self._idle.set()

@@ -16,7 +16,8 @@ def test_flags_build_the_config() -> None:
     args = build_parser().parse_args(
         ["--api-key", "k", "--line", "+15550000009", "--line", "+15550000010:RCS", "--db", "x.db",
          "--fault-seed", "5", "--fault-error-rate", "0.25", "--fault-path", "/api/partner/v3/chats*",
-         "--fault-rate-limit-storm", "3", "--fault-webhook-duplicate-rate", "0.5", "--read-delay", "0"]
+         "--fault-rate-limit-storm", "3", "--fault-webhook-duplicate-rate", "0.5", "--read-delay", "0",
+         "--webhook-concurrency", "4"]
     )  # fmt: skip
     config = config_from_args(args)
     assert config.api_key == "k" and config.db_path == "x.db" and config.read_delay == 0
@@ -27,6 +28,13 @@ def test_flags_build_the_config() -> None:
     assert config.faults.seed == 5 and config.faults.rate_limit_storm == 3
     assert config.faults.rules[0].error_rate == 0.25 and config.faults.rules[0].path == "/api/partner/v3/chats*"
     assert config.faults.webhook_duplicate_rate == 0.5
+    assert config.webhook_concurrency == 4
+
+
+def test_webhook_concurrency_below_one_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--webhook-concurrency", "0"])
+    assert "must be at least 1" in capsys.readouterr().err
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

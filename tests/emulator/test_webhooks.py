@@ -1,10 +1,15 @@
 """Webhooks: every emitted event matches its SDK model and verifies under both signature schemes;
-retries, legacy payload version, line filter and delivery faults."""
+retries, legacy payload version, line filter, delivery faults, and concurrent delivery that keeps each chat in order."""
 
+import asyncio
+import contextlib
 import re
+from collections.abc import AsyncIterator
 
 import httpx
 import linq
+import pytest
+from aiohttp import web
 
 from linqbot.emulator import Emulator, EmulatorConfig, FaultConfig, LineSpec
 from tests.emulator.conftest import (
@@ -164,3 +169,79 @@ async def test_duplicate_and_out_of_order_faults(
     b = await emu.inbound(PERSON, "b")
     await emu.wait_for(lambda: len(receiver.deliveries) == 2)
     assert [d.json["event_id"] for d in receiver.deliveries] == b["event_ids"] + a["event_ids"]
+
+
+class GatedReceiver:
+    """A webhook endpoint that holds the deliveries for one chat until released, and records what arrived when."""
+
+    def __init__(self, held_chat: str | None = None) -> None:
+        self.held_chat = held_chat
+        self.release = asyncio.Event()
+        self.arrived: list[tuple[str, str]] = []
+        """(chat id, text) in arrival order."""
+        self.url = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        data = (await request.json())["data"]
+        chat_id = data["chat"]["id"]
+        self.arrived.append((chat_id, data["parts"][0]["value"]))
+        if chat_id == self.held_chat:
+            await self.release.wait()
+        return web.Response()
+
+    def texts(self) -> list[str]:
+        return [text for _, text in self.arrived]
+
+
+@contextlib.asynccontextmanager
+async def gated(receiver: GatedReceiver) -> AsyncIterator[GatedReceiver]:
+    app = web.Application()
+    app.router.add_post("/hook", receiver.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    receiver.url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    try:
+        yield receiver
+    finally:
+        receiver.release.set()
+        await runner.cleanup()
+
+
+async def test_a_slow_chat_does_not_hold_up_other_chats_and_each_chat_stays_in_order(emu: Emulator) -> None:
+    slow = await emu.inbound(PERSON, "hello")  # creates the chat before anyone subscribes
+    async with gated(GatedReceiver(held_chat=slow["chat_id"])) as receiver:
+        client = linq.AsyncLinqAPIV3(api_key=emu.api_key, base_url=emu.base_url, max_retries=0)
+        await subscribe(client, receiver.url, ["message.received"])
+        await emu.inbound(PERSON, "slow 1")
+        await emu.inbound(PERSON, "slow 2")
+        for n in range(3):
+            await emu.inbound(OTHER, f"other {n}")
+        await emu.wait_for(lambda: len(receiver.arrived) == 4)
+        assert sorted(receiver.texts()) == ["other 0", "other 1", "other 2", "slow 1"]  # "slow 2" waits for "slow 1"
+        assert [text for text in receiver.texts() if text.startswith("other")] == ["other 0", "other 1", "other 2"]
+        receiver.release.set()
+        await emu.settle()
+        assert receiver.texts()[-1] == "slow 2"
+        assert {entry["status"] for entry in emu.webhook_log()} == {200}
+
+
+async def test_concurrency_one_delivers_strictly_in_emission_order() -> None:
+    async with Emulator(webhook_concurrency=1) as emu:
+        slow = await emu.inbound(PERSON, "hello")
+        async with gated(GatedReceiver(held_chat=slow["chat_id"])) as receiver:
+            client = linq.AsyncLinqAPIV3(api_key=emu.api_key, base_url=emu.base_url, max_retries=0)
+            await subscribe(client, receiver.url, ["message.received"])
+            await emu.inbound(PERSON, "slow 1")
+            await emu.inbound(OTHER, "other 0")
+            await emu.wait_for(lambda: receiver.arrived)
+            assert emu.engine.webhooks.in_flight == 2  # "other 0" is queued behind the held delivery
+            assert receiver.texts() == ["slow 1"]
+            receiver.release.set()
+            await emu.settle()
+            assert receiver.texts() == ["slow 1", "other 0"]
+
+
+def test_webhook_concurrency_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="webhook_concurrency must be at least 1"):
+        EmulatorConfig(webhook_concurrency=0)

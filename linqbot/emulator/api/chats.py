@@ -228,6 +228,7 @@ async def add_participant(request: web.Request) -> web.Response:
     now = emu.clock.now()
     participant = Participant(handle=handle, joined_at=now, service=chat.service)
     chat.participants.append(participant)
+    emu.index_participant(chat, handle)
     chat.updated_at = now
     emu.notify("chat.updated", emu.chat_view(chat))
     data = {"handle": handle, "chat_id": chat.id, "participant": render.handle(participant), "added_at": iso(now)}
