@@ -1,9 +1,12 @@
 """The bot tests/durability/test_scale_out_shared.py runs as three processes on one Redis.
 
 Everything shared lives in that Redis (``LINQBOT_INBOX_URL``): the inbox, the safeguards' pair windows (the default
-store of a bot whose inbox is on Redis), and conversation state (``LINQBOT_STATE_URL``). Pacing is the only
-safeguard on, with a small pair limit (``SHARED_BOT_PAIR_LIMIT`` per ``SHARED_BOT_PAIR_WINDOW`` seconds) so that the
-test sees it bite.
+store of a bot whose inbox is on Redis), scheduled jobs (the scheduler's default store then; only the leading
+process runs them) and conversation state (``LINQBOT_STATE_URL``). Pacing is the only safeguard on, with a small
+pair limit (``SHARED_BOT_PAIR_LIMIT`` per ``SHARED_BOT_PAIR_WINDOW`` seconds) so that the test sees it bite.
+
+A person's first message also schedules a reminder to them through ``bot.schedule_message``, due 1 s plus 0.4 s per
+unit of the last two digits of their number, so reminders come due before and after the test kills the leader.
 
 Each reply carries how many messages the sender has sent so far, read from the sender's conversation state. The
 handler records message ids rather than adding one: an event whose process was killed after the state write runs
@@ -12,9 +15,13 @@ again elsewhere (at-least-once), and a set of ids counts it once.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from datetime import timedelta
 from typing import Any
 
+from apscheduler.jobstores.base import ConflictingIdError  # type: ignore[import-untyped]
+from linqbot_scheduler import scheduler_of
 from linqbot_state import StateContext
 
 from linqbot import Bot
@@ -35,6 +42,8 @@ bot = Bot(
         loop_breaker=None,
     ),
 )
+# A send held for its pair's window outlasts this; an attempt started meanwhile reuses the idempotency key.
+scheduler_of(bot).configure(send_lease=8)
 
 
 @bot.on_message()
@@ -45,4 +54,12 @@ async def count_and_answer(ctx: StateContext) -> None:
         state["seen"] = sorted({*state.get("seen", []), message_id})
 
     state = await ctx.person_state.update(remember)
+    if len(state["seen"]) == 1 and ctx.sender is not None:
+        with contextlib.suppress(ConflictingIdError):  # this event ran before, in a process that was killed
+            await scheduler_of(bot).schedule_message(
+                to=ctx.sender,
+                text=f"{ctx.sender}|reminder",
+                at=timedelta(seconds=1 + 0.4 * int(ctx.sender[-2:])),
+                id=f"reminder-{ctx.sender}",
+            )
     await ctx.reply(f"re: {ctx.text} #{len(state['seen'])}")

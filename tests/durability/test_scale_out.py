@@ -67,7 +67,7 @@ async def test_three_processes_share_the_work_once_in_order_and_survive_a_kill(
             for bot in backends:
                 bot.env = env
             bots = backends
-            await asyncio.gather(*(bot.start() for bot in bots))
+            await asyncio.gather(*(bot.start(timeout=60) for bot in bots))  # a loaded CI box imports slowly
 
             async for _ in stream(emulator, people, 1):
                 pass
