@@ -1,8 +1,12 @@
-"""(f) The cost curve: dispatch time against the number of handlers, ingest throughput against active chats.
+"""(f) The cost curve: dispatch time against the number of handlers, ingest and end-to-end throughput against chats.
 
 Dispatch: a root router with N message handlers of which only the last matches (the worst case: every filter runs),
 fed by the core `Dispatcher`, interleaved across N, medians. Ingest: `bench.ingest` against the linqbot servers with
-the deliveries spread over K chats. The plot is a small hand-written SVG (no plotting library needed).
+the deliveries spread over K chats. End to end: `bench.end_to_end` bursts (emulator → webhook → bot → reply accepted
+by the emulator) spread over K simulated people, one chat each, for the core bot and the bare aiohttp floor (the
+default Bot() is left out: its pacing deliberately slows a chat that gets many messages, which is the point at
+K = 1; for the same reason the emulator's per-pair rate limit is lifted here). The plot is a small hand-written
+SVG (no plotting library needed).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from bench import ingest
+from bench import end_to_end, ingest
 from bench.scenario import linq_payloads
 from linqbot import Bot
 from linqbot.dispatch import Context, Dispatcher, Router
@@ -26,6 +30,9 @@ from linqbot.events import Event, parse_event
 
 HANDLER_COUNTS = (1, 10, 50, 100, 200)
 CHAT_COUNTS = (1, 100, 10_000)
+END_TO_END_BOTS = (end_to_end.FLOOR, end_to_end.CORE)
+UNLIMITED = 10**9
+"""The emulator's per-pair limit (Linq's 30 per 60 s) for the end-to-end curve, which measures throughput, not it."""
 PLOT_PATH = Path(__file__).with_name("cost_curve.svg")
 
 
@@ -91,11 +98,43 @@ class ChatPoint:
 
 
 @dataclass
+class EndToEndPoint:
+    chats: int
+    events_per_second: dict[str, list[float]]
+    runs: list[end_to_end.Run] = field(default_factory=list)
+
+    def median(self, bot: str) -> float:
+        return statistics.median(self.events_per_second[bot])
+
+
+async def end_to_end_curve(
+    counts: tuple[int, ...] = CHAT_COUNTS, rounds: int = 3, burst: int = 1000
+) -> list[EndToEndPoint]:
+    """Burst events/s per chat count: a fresh emulator and bots per count, bots interleaved round by round."""
+    points = []
+    for chats in counts:
+        point = EndToEndPoint(chats, {bot: [] for bot in END_TO_END_BOTS})
+        async with end_to_end.Bench(END_TO_END_BOTS, chats, pair_limit=UNLIMITED) as bench:
+            for bot in END_TO_END_BOTS:  # warm-up: imports and connection pools (each person's first message
+                await bench.run(bot, min(burst, 50), None)  # opens their chat, inside the measured bursts)
+            for round_index in range(rounds):
+                shift = round_index % len(END_TO_END_BOTS)
+                for bot in END_TO_END_BOTS[shift:] + END_TO_END_BOTS[:shift]:
+                    run = await bench.run(bot, burst, None)
+                    point.events_per_second[bot].append(run.events_per_second)
+                    point.runs.append(run)
+        points.append(point)
+    return points
+
+
+@dataclass
 class CostCurve:
     dispatch: list[DispatchPoint]
     ingest: list[ChatPoint]
+    end_to_end: list[EndToEndPoint]
     events: int
     rounds: int
+    burst: int
 
 
 def measure(
@@ -104,6 +143,8 @@ def measure(
     rounds: int = 5,
     events: int = 1000,
     requests: int = 2000,
+    end_to_end_rounds: int = 3,
+    burst: int = 1000,
 ) -> CostCurve:
     dispatch = asyncio.run(dispatch_curve(handler_counts, rounds, events))
     configurations = (ingest.LINQBOT_SQLITE, ingest.LINQBOT_MEMORY)
@@ -111,15 +152,18 @@ def measure(
         ChatPoint(k, ingest.measure(rounds=rounds, requests=requests, chats=k, configurations=configurations))
         for k in chat_counts
     ]
-    return CostCurve(dispatch, chats, events, rounds)
+    through = asyncio.run(end_to_end_curve(chat_counts, end_to_end_rounds, burst))
+    return CostCurve(dispatch, chats, through, events, rounds, burst)
 
 
 def all_handled(curve: CostCurve) -> bool:
-    """Every dispatched event reached the last handler and no other; every ingested event was handled once."""
+    """Every dispatched event reached the last handler and no other; every ingested event was handled once; every
+    end-to-end event was answered exactly once and every reply accepted."""
     dispatched = (curve.rounds + 1) * curve.events
     routed = all(p.hits == [dispatched, 0] for p in curve.dispatch)
     ingested = all(f.handled == f.sent and f.misrouted == 0 for p in curve.ingest for f in p.result.figures)
-    return routed and ingested
+    answered = all(run.exactly_once and set(run.statuses) <= {200} for p in curve.end_to_end for run in p.runs)
+    return routed and ingested and answered
 
 
 def render(curve: CostCurve, plot_name: str = PLOT_PATH.name) -> str:
@@ -142,7 +186,21 @@ def render(curve: CostCurve, plot_name: str = PLOT_PATH.name) -> str:
     for chat_point in curve.ingest:
         cells = " | ".join(f"{f.rps:,.0f}" for f in chat_point.result.figures)
         lines.append(f"| {chat_point.chats:,} | {cells} |")
-    lines += ["", f"- every event routed to its handler exactly once: {'yes' if all_handled(curve) else '**no**'}"]
+    lines += [
+        "",
+        f"End to end against the number of chats (emulator → webhook → bot → reply accepted; bursts of {curve.burst} "
+        "inbound messages spread over that many people, events/s, medians):",
+        "",
+        "| chats | " + " | ".join(END_TO_END_BOTS) + " |",
+        "|---:|" + "---:|" * len(END_TO_END_BOTS),
+    ]
+    for e2e_point in curve.end_to_end:
+        cells = " | ".join(f"{e2e_point.median(bot):,.0f}" for bot in END_TO_END_BOTS)
+        lines.append(f"| {e2e_point.chats:,} | {cells} |")
+    lines += [
+        "",
+        f"- every event routed, handled and answered exactly once: {'yes' if all_handled(curve) else '**no**'}",
+    ]
     return "\n".join(lines)
 
 
@@ -188,16 +246,24 @@ def _panel(title: str, x_label: str, y_label: str, series: dict[str, list[tuple[
 
 
 def svg(curve: CostCurve) -> str:
-    """Two panels side by side: dispatch µs/event vs handlers, ingest requests/s vs chats (log scale)."""
+    """Three panels side by side: dispatch µs/event vs handlers, ingest requests/s and end-to-end events/s vs chats
+    (log scale)."""
     dispatch = {"linqbot dispatch": [(float(p.handlers), p.median_us) for p in curve.dispatch]}
     names = [f.name for f in curve.ingest[0].result.figures]
     chats = {name: [(float(p.chats), p.result.figure(name).rps) for p in curve.ingest] for name in names}
-    left = _panel("Dispatch vs handlers", "handlers", "µs/event", dispatch, log_x=False)
-    right = _panel("Ingest vs active chats", "chats (log)", "requests/s", chats, log_x=True)
+    through = {
+        bot.split(" (")[0]: [(float(p.chats), p.median(bot)) for p in curve.end_to_end] for bot in END_TO_END_BOTS
+    }
+    panels = [
+        _panel("Dispatch vs handlers", "handlers", "µs/event", dispatch, log_x=False),
+        _panel("Ingest vs active chats", "chats (log)", "requests/s", chats, log_x=True),
+        _panel("End to end vs chats", "chats (log)", "events/s", through, log_x=True),
+    ]
+    groups = "\n".join(f'<g transform="translate({index * WIDTH} 0)">{panel}</g>' for index, panel in enumerate(panels))
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * WIDTH}" height="{HEIGHT}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{len(panels) * WIDTH}" height="{HEIGHT}" '
         'font-family="sans-serif" font-size="11">\n<rect width="100%" height="100%" fill="white"/>\n'
-        f'<g>{left}</g>\n<g transform="translate({WIDTH} 0)">{right}</g>\n</svg>\n'
+        f"{groups}\n</svg>\n"
     )
 
 

@@ -1,4 +1,5 @@
-"""The cost curve: a point per handler count and chat count, every event routed once, and a well-formed SVG."""
+"""The cost curve: a point per handler count and chat count (ingest and end to end), every event routed and answered
+once, and a well-formed SVG."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ from bench import cost_curve, suites
 
 
 def test_the_curve_routes_every_event_and_plots_each_point(tmp_path: Path) -> None:
-    curve = cost_curve.measure(handler_counts=(1, 5), chat_counts=(1, 7), rounds=1, events=5, requests=14)
+    curve = cost_curve.measure(
+        handler_counts=(1, 5), chat_counts=(1, 7), rounds=1, events=5, requests=14, end_to_end_rounds=1, burst=9
+    )
     assert [p.handlers for p in curve.dispatch] == [1, 5]
     assert [p.chats for p in curve.ingest] == [1, 7]
+    assert [p.chats for p in curve.end_to_end] == [1, 7]
+    assert all(len(run.replies[e]) == 1 for p in curve.end_to_end for run in p.runs for e in run.inbound_at)
     assert cost_curve.all_handled(curve)
     plot = tmp_path / "cost_curve.svg"
     cost_curve.write_plot(curve, plot)
     circles = ET.parse(plot).getroot().findall(".//{http://www.w3.org/2000/svg}circle")
-    assert len(circles) == 2 + 2 * 2  # dispatch points + two ingest series
+    assert len(circles) == 2 + 2 * 2 + 2 * 2  # dispatch points + two ingest series + two end-to-end series
     table = cost_curve.render(curve)
     assert "![cost curve](cost_curve.svg)" in table
     assert "| 5 |" in table and "| 7 |" in table
