@@ -275,3 +275,17 @@ async def test_a_line_cannot_be_its_own_chat_partner() -> None:
             )
         assert response.status_code == 400
         assert response.json()["error"]["code"] == 1005
+
+
+async def test_a_person_writing_again_reuses_their_chat_even_after_group_changes_and_reset(
+    emu: Emulator, client: linq.AsyncLinqAPIV3
+) -> None:
+    first = await emu.inbound(PERSON, "hi")
+    assert (await emu.inbound(PERSON, "again"))["chat_id"] == first["chat_id"]
+    group = await emu.inbound(PERSON, "team", group=[OTHER, THIRD])
+    assert group["chat_id"] != first["chat_id"]
+    await client.chats.participants.add(group["chat_id"], handle="+15550001234")
+    joined = await emu.inbound("+15550001234", "me too", group=[PERSON, OTHER, THIRD])
+    assert joined["chat_id"] == group["chat_id"]  # the newcomer's set now matches the grown group
+    await emu.reset()
+    assert (await emu.inbound(PERSON, "after reset"))["chat_id"] not in (first["chat_id"], group["chat_id"])
