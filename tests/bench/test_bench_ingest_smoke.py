@@ -5,6 +5,7 @@ Tiny sizes, real processes over loopback; timings are never asserted (the machin
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import aiohttp
@@ -15,6 +16,8 @@ from bench.loopback import LoadGenerator, ServerProcess
 
 ROUNDS = 1
 REQUESTS = 40
+
+pytestmark = pytest.mark.skipif(shutil.which("wrk") is None, reason="needs wrk (apt-get install wrk)")
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,6 @@ async def test_a_redelivered_webhook_is_answered_but_not_handled_again(tmp_path:
         async with aiohttp.ClientSession() as session:
             stats = await server.wait_until(session, lambda s: s["handled"] >= 3, timeout=10)
     finally:
-        load_generator.close()
         server.stop()
     assert first.statuses == again.statuses == {200: 3}
     assert stats["handled"] == 3
