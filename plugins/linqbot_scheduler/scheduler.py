@@ -626,6 +626,8 @@ class BotScheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._leading
             self._leading = None
+        if self.run_log is not None:
+            self.run_log.flush()  # while the job store's engine (which shutdown disposes) still holds the database
         scheduler.shutdown(wait=False)
         await self._stopped.wait()  # AsyncIOScheduler shuts down on the next loop turn
         self._close()
