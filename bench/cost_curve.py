@@ -143,16 +143,18 @@ def measure(
     rounds: int = 5,
     events: int = 1000,
     requests: int = 2000,
-    end_to_end_rounds: int = 3,
-    burst: int = 1000,
+    end_to_end_rounds: int | None = None,
+    burst: int | None = None,
 ) -> CostCurve:
+    """End to end defaults to min(rounds, 3) rounds of bursts of ``requests // 2`` (1000 at full size)."""
     dispatch = asyncio.run(dispatch_curve(handler_counts, rounds, events))
     configurations = (ingest.LINQBOT_SQLITE, ingest.LINQBOT_MEMORY)
     chats = [
         ChatPoint(k, ingest.measure(rounds=rounds, requests=requests, chats=k, configurations=configurations))
         for k in chat_counts
     ]
-    through = asyncio.run(end_to_end_curve(chat_counts, end_to_end_rounds, burst))
+    burst = burst or requests // 2
+    through = asyncio.run(end_to_end_curve(chat_counts, end_to_end_rounds or min(rounds, 3), burst))
     return CostCurve(dispatch, chats, through, events, rounds, burst)
 
 
