@@ -185,6 +185,8 @@ class Run:
     statuses: dict[int, int]
     wall_s: float
     bot_cpu_s: float
+    emulator_cpu_s: float
+    """This process's CPU time for the batch: the emulator and the driver offering the load."""
 
     @property
     def exactly_once(self) -> bool:
@@ -252,6 +254,7 @@ class Bench:
         await self.sdk.webhook_subscriptions.update(self.subscription.id, target_url=server.url + "/webhook")
         await self.emulator.settle()  # the previous batch's delivery receipts must not run inside this one
         before = await server.stats(self.session)
+        cpu_before = time.process_time()
         self.replies.statuses.clear()
         replied_before = self.replies.count
         inbound_at: dict[str, int] = {}
@@ -269,6 +272,7 @@ class Bench:
         while (answered := self.replies.count - replied_before) < events:  # fails only when replies stop coming
             await self.emulator.wait_for(lambda: self.replies.count - replied_before > answered, stall_timeout)
         wall_s = (time.perf_counter_ns() - began) / 1e9
+        emulator_cpu_s = time.process_time() - cpu_before
         after = await server.wait_until(self.session, lambda s: s["handled"] - before["handled"] >= events)
         return Run(
             events=events,
@@ -281,6 +285,7 @@ class Bench:
             statuses=dict(self.replies.statuses),
             wall_s=wall_s,
             bot_cpu_s=after["cpu_s"] - before["cpu_s"],
+            emulator_cpu_s=emulator_cpu_s,
         )
 
 
@@ -297,6 +302,7 @@ class Figures:
     person_ms: list[float] = field(default_factory=list)
     cpu_us: list[float] = field(default_factory=list)
     """The bot process's CPU time per event at the fixed offered load, per round."""
+    emulator_cpu_us: list[float] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
 
     @property
@@ -359,6 +365,7 @@ async def measure_async(
                 figure.at_emulator_ms += paced.at_emulator_ms()
                 figure.person_ms += paced.person_ms()
                 figure.cpu_us.append(paced.bot_cpu_s / paced.events * 1e6)
+                figure.emulator_cpu_us.append(paced.emulator_cpu_s / paced.events * 1e6)
     return EndToEndResult(rounds, burst, rate, paced_events, persons, figures)
 
 
@@ -378,17 +385,19 @@ def render(result: EndToEndResult) -> str:
         f"(latency), spread over {result.persons} simulated people. The bot subscribes to `message.received` only. "
         "Framework-added: webhook at the bot's app → reply request handed to its HTTP transport, both stamped in the "
         "bot's process. Reply at the emulator: the same start → the reply request at the emulator's app. "
-        "Person-seen: the person's send → the reply at the emulator.",
+        "Person-seen: the person's send → the reply at the emulator. CPU per event at the fixed load: the bot's "
+        "process, and the emulator's (with the driver offering the load).",
         "",
         "| bot | events/s (burst) | framework-added p50 ms | p99 ms | max ms | reply at emulator p50 ms | p99 ms "
-        "| person-seen p50 ms | p99 ms | bot CPU µs/event |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| person-seen p50 ms | p99 ms | bot CPU µs/event | emulator CPU µs/event |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for f in result.figures:
         lines.append(
             f"| {f.name} | {f.throughput:,.0f} | {f.framework(0.5):.2f} | {f.framework(0.99):.2f} "
             f"| {max(f.framework_ms):.2f} | {f.at_emulator(0.5):.2f} | {f.at_emulator(0.99):.2f} "
-            f"| {f.person(0.5):.2f} | {f.person(0.99):.2f} | {statistics.median(f.cpu_us):,.0f} |"
+            f"| {f.person(0.5):.2f} | {f.person(0.99):.2f} | {statistics.median(f.cpu_us):,.0f} "
+            f"| {statistics.median(f.emulator_cpu_us):,.0f} |"
         )
     lines.append("")
     for f in result.figures:
