@@ -39,10 +39,20 @@ class Context:
     def __init__(self, bot: Bot, event: Event) -> None:
         self.bot = bot
         self.event = event
-        self.message: Message | None = getattr(event, "message", None)
+        message: Message | None = getattr(event, "message", None)
+        self.message = message
         """The message, for message events (``None`` otherwise)."""
-        self.text: str = self.message.text if self.message is not None else ""
-        """The message text ("" when there is none)."""
+        # ``text``: the message text ("" when there is none); ``sender``: who caused the event, the handle (E.164 or
+        # email) of the message sender, reactor, typist or participant; ``is_group``: whether the chat is a group.
+        # Filters read them for every handler they try, so they are plain attributes, settled once per event.
+        if message is not None:
+            self.text: str = message.text
+            self.sender: str | None = message.sender_handle
+            self.is_group: bool = message.chat.is_group
+        else:
+            self.text = ""
+            self.sender = _sender_of(event)
+            self.is_group = _is_group_chat(event)
         self.match: re.Match[str] | None = None
         """The regex match, when a ``regex=`` filter selected this handler."""
         self.handler: Handler | None = None
@@ -60,26 +70,6 @@ class Context:
     @property
     def chat_id(self) -> str | None:
         return self.event.chat_id
-
-    @property
-    def sender(self) -> str | None:
-        """Who caused the event: the handle (E.164 or email) of the message sender, reactor, typist or participant."""
-        if self.message is not None:
-            return self.message.sender_handle
-        for attr in ("reaction", "edit"):
-            payload = getattr(self.event, attr, None)
-            handle = getattr(payload, "from_handle", None) or getattr(payload, "sender", None)
-            if handle is not None:
-                return str(handle.handle)
-        actor = getattr(self.event, "actor", None)
-        return str(actor.handle) if actor is not None else None
-
-    @property
-    def is_group(self) -> bool:
-        if self.message is not None:
-            return self.message.is_group
-        chat = self.event.data.get("chat")
-        return bool(chat.get("is_group")) if isinstance(chat, dict) else False
 
     @property
     def api(self) -> AsyncLinqAPIV3:
@@ -255,3 +245,19 @@ class Context:
     async def leave(self) -> Any:
         """Leave this group chat (iMessage groups with at least 4 active participants)."""
         return await self.bot.client.leave_chat(self._require_chat())
+
+
+def _sender_of(event: Event) -> str | None:
+    """The handle behind a non-message event: reactor, editor, typist or participant."""
+    for attr in ("reaction", "edit"):
+        payload = getattr(event, attr, None)
+        handle = getattr(payload, "from_handle", None) or getattr(payload, "sender", None)
+        if handle is not None:
+            return str(handle.handle)
+    actor = getattr(event, "actor", None)
+    return str(actor.handle) if actor is not None else None
+
+
+def _is_group_chat(event: Event) -> bool:
+    chat = event.data.get("chat")
+    return bool(chat.get("is_group")) if isinstance(chat, dict) else False

@@ -1,7 +1,9 @@
 """Shared, lenient building blocks of Linq webhook payloads (2026-02-03 shapes).
 
 The SDK marks fields required that real deliveries omit (handles' ``joined_at``, ``chat.health_status``, ...),
-so everything not needed to act on a payload is optional here and unknown keys are kept, not rejected.
+so everything not needed to act on a payload is optional here, and unknown keys are ignored rather than rejected.
+They are not lost: ``Event.data`` keeps the raw object. Not copying them into every nested model saves ~15% of
+parsing a message on the per-webhook hot path.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = [
     "AppClipPart",
@@ -37,9 +39,9 @@ Direction = Literal["inbound", "outbound"]
 
 
 class LinqModel(BaseModel):
-    """Base of every payload model: keeps unknown keys, accepts field names as well as JSON aliases."""
+    """Base of every payload model: ignores unknown keys (``Event.data`` has them), accepts names and JSON aliases."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
 class Handle(LinqModel):
@@ -58,7 +60,7 @@ class Handle(LinqModel):
 class HealthStatus(LinqModel):
     """Chat health; ``status`` is upper-cased because older docs and deliveries use lowercase."""
 
-    status: Annotated[str, AfterValidator(str.upper)]
+    status: Annotated[str, StringConstraints(to_upper=True)]
     doc_url: str | None = None
     updated_at: datetime | None = None
 
@@ -154,27 +156,15 @@ class AppClipPart(LinqModel):
 class UnknownPart(LinqModel):
     """A part type this version of linqbot does not know; its fields stay available as extras."""
 
+    model_config = ConfigDict(extra="allow")
+
     type: str
 
 
-_KNOWN_PART_TYPES = frozenset({"text", "media", "link", "imessage_app", "app_clip"})
+KnownPart = Annotated[TextPart | MediaPart | LinkPart | IMessageAppPart | AppClipPart, Field(discriminator="type")]
 
-
-def _part_tag(value: Any) -> str:
-    """Route a part to its model by ``type``; unknown types go to UnknownPart instead of failing."""
-    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return kind if kind in _KNOWN_PART_TYPES else "unknown"
-
-
-Part = Annotated[
-    Annotated[TextPart, Tag("text")]
-    | Annotated[MediaPart, Tag("media")]
-    | Annotated[LinkPart, Tag("link")]
-    | Annotated[IMessageAppPart, Tag("imessage_app")]
-    | Annotated[AppClipPart, Tag("app_clip")]
-    | Annotated[UnknownPart, Tag("unknown")],
-    Discriminator(_part_tag),
-]
+# Known types are told apart by ``type`` in pydantic's core; anything else falls back to UnknownPart.
+Part = Annotated[KnownPart | UnknownPart, Field(union_mode="left_to_right")]
 
 
 class Effect(LinqModel):

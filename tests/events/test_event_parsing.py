@@ -147,7 +147,8 @@ def test_unknown_part_type_and_extra_fields(load_payload: Load) -> None:
     assert isinstance(unknown, UnknownPart) and unknown.type == "hologram"
     assert unknown.model_extra == {"uri": "x"}
     assert event.message.text == "Hi! Is my order shipping today?"
-    assert event.message.model_extra == {"brand_new_field": {"a": 1}}
+    assert event.data["brand_new_field"] == {"a": 1}  # unknown message keys stay readable in the raw data
+    assert event.data["sender_handle"]["nickname"] == "Al"
     assert event.model_extra == {"brand_new_envelope_key": 1}
 
 
