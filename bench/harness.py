@@ -80,6 +80,8 @@ async def measure_async(rounds: int = 9, events: int = 1000, warmup: int = 1) ->
         order = list(range(len(built)))[shift:] + list(range(len(built)))[:shift]
         for index in order:
             runner = built[index]
+            if runner.fresh_payloads is not None:
+                runner.payloads = runner.fresh_payloads(round_index)
             gc.collect()
             parse_ns = _time_parse(runner)
             gc.collect()

@@ -11,6 +11,7 @@ its common one (magic ``F`` filters, which aiogram runs through ``asyncio.to_thr
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import re
@@ -25,6 +26,7 @@ from aiogram import F
 from aiogram import Router as AiogramRouter
 from aiogram.types import Message as TgMessage
 from aiogram.types import TelegramObject, Update
+from linqbot_state import MemoryStore as StateMemoryStore
 
 from linqbot import Bot
 from linqbot.dispatch import Context, Dispatcher, Router
@@ -35,6 +37,7 @@ ORDER_NUMBER = "4521"
 SENDER_PHONE = "+15555550123"
 SENDER_USER_ID = 123
 HANDLER_COUNT = 20
+FIRST_SENT_AT = datetime.datetime(2026, 5, 14, 16, 2, 10, 917000, tzinfo=datetime.UTC)
 
 
 @dataclass
@@ -47,6 +50,8 @@ class Counters:
     """Events that reached the last handler with the right regex match."""
     misrouted: int = 0
     """Events that reached any other handler (or the last one without its match): must stay 0."""
+    api_calls: int = 0
+    """Linq API calls attempted (the default-Bot configuration counts them): must stay 0."""
 
 
 @dataclass
@@ -58,14 +63,18 @@ class Runner:
     dispatch: Callable[[Any], Awaitable[Any]]
     payloads: list[bytes]
     counters: Counters = field(default_factory=Counters)
+    fresh_payloads: Callable[[int], list[bytes]] | None = None
+    """For a configuration that remembers past events (a default Bot's flood control counts messages by their
+    ``sent_at``): the payloads of round N, later than those of round N-1. None: every round replays ``payloads``."""
 
 
 # -- payloads ------------------------------------------------------------------------------------------------------
 
 
-def linq_payloads(count: int) -> list[bytes]:
-    """Distinct ``message.received`` webhook bodies in the 2026-02-03 shape Linq delivers."""
-    return [json.dumps(_linq_body(n)).encode() for n in range(count)]
+def linq_payloads(count: int, first: int = 0) -> list[bytes]:
+    """Distinct ``message.received`` webhook bodies in the 2026-02-03 shape Linq delivers, numbered from ``first``
+    and written a second apart (a person typing, not a flood: a default Bot's flood control holds a burst)."""
+    return [json.dumps(_linq_body(n)).encode() for n in range(first, first + count)]
 
 
 def _linq_body(n: int) -> dict[str, Any]:
@@ -91,7 +100,7 @@ def _linq_body(n: int) -> dict[str, Any]:
             "parts": [{"type": "text", "value": TEXT, "text_decorations": None, "mentions": None}],
             "sender_handle": {**handle, "id": "9e2c4a7b", "joined_at": "2026-05-14T15:58:40.000Z"},
             "service": "iMessage",
-            "sent_at": "2026-05-14T16:02:10.917Z",
+            "sent_at": (FIRST_SENT_AT + datetime.timedelta(seconds=n)).isoformat(timespec="milliseconds"),
             "delivered_at": None,
             "read_at": None,
             "effect": None,
@@ -133,7 +142,41 @@ def linqbot_runner(count: int) -> Runner:
         return dispatcher.feed(Context(bot, event))
 
     runner = Runner("linqbot", parse_event, dispatch, linq_payloads(count))
+    register_handlers(root, runner.counters)
+    return runner
+
+
+def default_bot_runner(count: int) -> Runner:
+    """What a real bot pays: the same handlers on a default ``Bot()`` (every built-in safeguard and first-party
+    plugin installed), dispatched by ``bot.process``. The handlers send nothing, so no safeguard reaches the API; an
+    outbound middleware counts any call that would, and the harness checks the count stays 0."""
+    bot = Bot(
+        env_file=None,
+        api_key="bench",
+        base_url="http://127.0.0.1:9/api/partner",
+        webhook_secret="whsec_YmVuY2g=",
+    )
+    bot.state_store = StateMemoryStore()  # type: ignore[attr-defined]  # the state plugin's store, without a file
+    runner = Runner(
+        "linqbot, default Bot()",
+        parse_event,
+        bot.process,
+        linq_payloads(count),
+        fresh_payloads=lambda round_index: linq_payloads(count, first=round_index * count),
+    )
     seen = runner.counters
+
+    async def count_api_calls(call: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
+        seen.api_calls += 1
+        return await call_next(call)
+
+    bot.outbound_middleware.add(count_api_calls, first=True)
+    register_handlers(bot, seen)
+    return runner
+
+
+def register_handlers(root: Router, seen: Counters) -> None:
+    """The scenario's 20 handlers and 3 middlewares, counting into ``seen``."""
 
     async def outer(ctx: Context, call_next: Callable[[Context], Awaitable[Any]]) -> Any:
         seen.outer += 1
@@ -185,7 +228,6 @@ def linqbot_runner(count: int) -> Runner:
     on(regex=r"(?i)^book (\w+)")(miss)
     on(text="thanks", group=False)(miss)
     on(regex=r"order #(\d+)", sender=SENDER_PHONE)(order_status)
-    return runner
 
 
 # -- aiogram ---------------------------------------------------------------------------------------------------------
@@ -371,5 +413,5 @@ def _aiogram_runner(
 
 
 def runners(count: int) -> list[Runner]:
-    """The three configurations, each with ``count`` distinct pre-encoded events."""
-    return [linqbot_runner(count), aiogram_best_runner(count), aiogram_common_runner(count)]
+    """The four configurations, each with ``count`` distinct pre-encoded events."""
+    return [linqbot_runner(count), default_bot_runner(count), aiogram_best_runner(count), aiogram_common_runner(count)]

@@ -27,6 +27,7 @@ def test_every_configuration_routes_every_event_to_its_last_handler(result: Meas
     dispatched = (ROUNDS + WARMUP) * EVENTS
     assert [runner.name for runner in result.runners] == [
         "linqbot",
+        "linqbot, default Bot()",
         "aiogram (best: async filters)",
         "aiogram (common: magic F filters)",
     ]
@@ -35,6 +36,7 @@ def test_every_configuration_routes_every_event_to_its_last_handler(result: Meas
         assert runner.counters.misrouted == 0, runner.name
         assert runner.counters.outer == dispatched, runner.name
         assert runner.counters.inner == 2 * dispatched, runner.name
+        assert runner.counters.api_calls == 0, runner.name  # the default Bot's safeguards stayed off the network
 
 
 def test_each_recorded_round_gives_one_figure_per_configuration(result: Measurement) -> None:
@@ -50,6 +52,7 @@ def test_the_table_has_a_row_per_configuration_and_the_ratios(result: Measuremen
     assert rows[0].startswith("| configuration |")
     assert [row.split(" | ")[0] for row in rows[1:]] == [
         "| linqbot",
+        "| linqbot, default Bot()",
         "| aiogram (best: async filters)",
         "| aiogram (common: magic F filters)",
     ]
