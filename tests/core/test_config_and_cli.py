@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -129,15 +130,16 @@ async def test_run_serves_the_webhook_and_stops_cleanly_on_sigterm(tmp_path: Pat
     )  # fmt: skip
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(200):
+            deadline = time.monotonic() + 60  # a loaded CI box can take many seconds to import and start
+            while True:
                 try:
                     async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
                         assert response.status == 200
                         break
                 except aiohttp.ClientConnectionError:
+                    if process.returncode is not None or time.monotonic() > deadline:
+                        pytest.fail("linqbot run never served /healthz")
                     await asyncio.sleep(0.05)
-            else:
-                pytest.fail("linqbot run never served /healthz")
             async with session.post(f"http://127.0.0.1:{port}/webhook", data=b"{}") as response:
                 assert response.status == 401
         process.send_signal(signal.SIGTERM)
