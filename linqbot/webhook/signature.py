@@ -100,7 +100,7 @@ class Verifier:
             raise SignatureError("no v1 signature in webhook-signature")
         signed = b"%s.%s.%s" % (msg_id.encode(), str(timestamp).encode(), body)
         for secret in self._secrets:
-            expected = base64.b64encode(hmac.new(secret.standard_key, signed, hashlib.sha256).digest())
+            expected = base64.b64encode(hmac.digest(secret.standard_key, signed, "sha256"))
             if any(hmac.compare_digest(expected, candidate) for candidate in offered):
                 return
         raise SignatureError("signature mismatch")
@@ -111,7 +111,7 @@ class Verifier:
         offered = headers["x-webhook-signature"].strip().lower().encode()
         signed = b"%s.%s" % (str(timestamp).encode(), body)
         for secret in self._secrets:
-            expected = hmac.new(secret.legacy_key, signed, hashlib.sha256).hexdigest().encode()
+            expected = hmac.digest(secret.legacy_key, signed, "sha256").hex().encode()
             if hmac.compare_digest(expected, offered):
                 return
         raise SignatureError("signature mismatch")
