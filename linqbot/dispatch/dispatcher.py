@@ -38,14 +38,20 @@ UNHANDLED: Any = _Unhandled()
 
 
 Check = Callable[["Context"], Any]
-Route = tuple[Handler, Check | None, tuple[Check, ...], Next["Context"]]
-"""A handler, its sync filters fused into one call (None: no sync filter), its async filters, its wrapped callback."""
+Route = tuple[Check, tuple[Check, ...], bool, Handler, Next["Context"]]
+"""A handler's sync filters fused into one call, its async filters, whether it has a ``regex=`` filter (so
+``ctx.match`` is its own), the handler, and its callback wrapped in the inner middleware."""
 
 
 def _route_for(handler: Handler, run: Next[Context]) -> Route:
     sync = [flt.check for flt in handler.filters if not flt.is_async and not isinstance(flt.check, ReconciledGate)]
     pending = tuple(flt.check for flt in handler.filters if flt.is_async)
-    return handler, all_of(sync) if sync else None, pending, run
+    sets_match = any(flt.sets_match for flt in handler.filters)
+    return all_of(sync) if sync else _always, pending, sets_match, handler, run
+
+
+def _always(ctx: Context) -> bool:
+    return True
 
 
 def _takes_late(handler: Handler) -> bool:
@@ -111,12 +117,13 @@ class Dispatcher:
 
     async def _route(self, ctx: Context) -> Any:
         routes = self._late_routes if is_late(ctx) else self._routes
-        for handler, check, pending, run in routes.get(ctx.event.event_type, ()):
-            ctx.match = None
-            if check is not None and not check(ctx):
+        for check, pending, sets_match, handler, run in routes.get(ctx.event.event_type, ()):
+            if not check(ctx):
                 continue
             if pending and not await _all_pass(pending, ctx):
                 continue
+            if not sets_match:
+                ctx.match = None  # a regex of a handler that did not match may have left one
             ctx.handler = handler
             try:
                 return await run(ctx)

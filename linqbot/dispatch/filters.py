@@ -26,14 +26,16 @@ class Filter:
 
     check: Predicate
     is_async: bool
+    sets_match: bool = False
+    """Leaves ``ctx.match`` for its handler (``regex=``); the dispatcher clears it for handlers without one."""
 
     @classmethod
-    def of(cls, predicate: Predicate) -> Filter:
+    def of(cls, predicate: Predicate, *, sets_match: bool = False) -> Filter:
         if not callable(predicate):
             raise TypeError(f"a filter must be callable, got {predicate!r}")
         call = getattr(predicate, "__call__", None)  # noqa: B004 - async callable objects
         is_async = inspect.iscoroutinefunction(predicate) or inspect.iscoroutinefunction(call)
-        return cls(predicate, is_async)
+        return cls(predicate, is_async, sets_match)
 
 
 def _strings(value: str | Iterable[str], name: str) -> tuple[str, ...]:
@@ -77,11 +79,8 @@ def regex(pattern: str | re.Pattern[str]) -> Predicate:
     compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
 
     def check(ctx: Context) -> bool:
-        found = compiled.search(ctx.text)
-        if found is None:
-            return False
-        ctx.match = found
-        return True
+        ctx.match = found = compiled.search(ctx.text)
+        return found is not None
 
     return check
 
@@ -166,6 +165,6 @@ def build_filters(predicates: Iterable[Predicate], keywords: dict[str, Any]) -> 
         if factory is None:
             known = ", ".join(sorted(_FACTORIES))
             raise TypeError(f"unknown filter {name}=; known filters: {known}")
-        built.append(Filter.of(factory(value)))
+        built.append(Filter.of(factory(value), sets_match=factory is regex))
     # Cheap sync checks first, so async ones only run for plausible matches.
     return tuple(sorted(built, key=lambda f: f.is_async))

@@ -65,6 +65,32 @@ async def test_keyword_filters() -> None:
     assert seen == [("order", "42"), ("known", "hello")]
 
 
+async def test_ctx_match_belongs_to_the_handler_that_runs() -> None:
+    bot, seen = make_bot(), []
+
+    @bot.on_message(regex=r"order #(\d+)", sender="+15555550999")  # the regex matches, the sender does not
+    async def vip_order(ctx: Context) -> None:
+        seen.append(("vip", ctx.match))
+
+    @bot.on_message(contains="refund")
+    async def refund(ctx: Context) -> None:
+        seen.append(("refund", ctx.match))
+
+    @bot.on_message(regex=r"#(\d+)")
+    async def order(ctx: Context) -> None:
+        assert ctx.match is not None
+        seen.append(("order", ctx.match.group(1)))
+        ctx.skip()
+
+    @bot.on_message()
+    async def fallback(ctx: Context) -> None:
+        seen.append(("fallback", ctx.match))
+
+    await bot.process(message_event("refund for order #7"))  # vip's regex matched but vip did not run
+    await bot.process(message_event("order #8"))
+    assert seen == [("refund", None), ("order", "8"), ("fallback", None)]
+
+
 async def test_sync_and_async_predicates_and_skip() -> None:
     bot, seen = make_bot(), []
 
