@@ -4,6 +4,9 @@ Each method describes its request as an :class:`OutboundCall`, runs it through :
 and finally through :func:`call_with_retry` around the SDK call. The SDK's own retries are off
 (``max_retries=0``) because they retry permanent 409s and cap ``Retry-After`` at 60 s; sends always carry
 ``message.idempotency_key`` so our retries cannot double-post.
+
+Requests go over the SDK's aiohttp transport (``linq.DefaultAioHttpClient``), one pool per client: httpx's own
+pool (httpcore over anyio) spent more CPU per request than everything else a send does.
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ class LinqClient:
         self.middleware = middleware if middleware is not None else OutboundChain()
         self._sleep = sleep
         self._owns_http = http_client is None
-        self._http = http_client or linq.DefaultAsyncHttpxClient(timeout=timeout)
+        self._http = http_client or linq.DefaultAioHttpClient(timeout=timeout)
         self.sdk = linq.AsyncLinqAPIV3(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=self._http
         )

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from multidict import CIMultiDict
 
 from linqbot.outbound import LinqClient, RetryPolicy
 
@@ -56,7 +57,8 @@ DEFAULT_BODIES: dict[tuple[str, str], Any] = {
 class Hit:
     method: str
     path: str
-    headers: dict[str, str]
+    headers: CIMultiDict[str]
+    """Case-insensitive, as HTTP header names are (clients differ in the case they send)."""
     body: bytes
 
     @property
@@ -93,7 +95,7 @@ class FakeLinq:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path.removeprefix("/api/partner")
-        self.hits.append(Hit(request.method, path, dict(request.headers), await request.read()))
+        self.hits.append(Hit(request.method, path, CIMultiDict(request.headers), await request.read()))
         queue = self._script[(request.method, path)]
         default: tuple[int, Any, dict[str, str]] = (200, self.bodies.get((request.method, path)), {})
         status, body, headers = queue.popleft() if queue else default
