@@ -1,9 +1,10 @@
-"""The embedded durable inbox: SQLite in WAL mode, written by one thread that commits in batches.
+"""The embedded durable inbox: SQLite in WAL mode, committed in batches; the event loop never waits for an fsync.
 
-Every accept waits for its row to be committed, yet the event loop never touches the disk: webhooks that arrive
-together share one transaction ("group commit"). The default ``synchronous=normal`` (WAL) survives any crash of the
-process — the failure that matters here — and answers in about a millisecond; ``synchronous=full`` also survives a
-power cut or kernel panic at the price of an fsync per commit (~10-20 ms on a cloud disk). Unfinished events are
+Every accept waits for its row to be committed; webhooks that arrive together share one transaction ("group
+commit"). The default ``synchronous=normal`` (WAL) survives any crash of the process — the failure that matters
+here — and commits without an fsync, on the event loop itself (checkpoints, which do fsync, run in a thread of their
+own); ``synchronous=full`` also survives a power cut or kernel panic at the price of an fsync per commit (~10-20 ms
+on a cloud disk), so its commits run in a writer thread. Unfinished events are
 mirrored in memory, so workers read them without I/O; on open, the mirror is rebuilt from the rows not yet done.
 
 One process per file: scale out with the Redis store instead.
@@ -101,8 +102,71 @@ class _Checkpointer:
             conn.close()
 
 
+def _connect(path: str, synchronous: Synchronous) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+    conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job, off the committing thread
+    conn.executescript(_SCHEMA)
+    return conn
+
+
+def _commit(conn: sqlite3.Connection, batch: list[_Op]) -> list[Outcome]:
+    """Run ``batch`` in one transaction; each op's result or error (all fail if the commit does)."""
+    outcomes: list[Outcome] = []
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for op in batch:
+            try:
+                outcomes.append((op.future, op.fn(conn), None))
+            except sqlite3.Error as exc:
+                outcomes.append((op.future, None, exc))
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        outcomes = [(op.future, None, exc) for op in batch]
+    return outcomes
+
+
+class _LoopWriter:
+    """Commits on the event loop: the ops submitted during one loop iteration share one transaction.
+
+    With ``synchronous=normal`` a WAL commit is a write to the page cache, no fsync (checkpoints run elsewhere), so
+    it costs the loop microseconds; a writer thread cost far more, in GIL hand-offs and wake-ups per batch, and
+    held every accept behind the GIL while the loop was busy (p99 of ~0.4-1.3 s in the ingest benchmark).
+    """
+
+    def __init__(self, path: str, synchronous: Synchronous, checkpoint_interval: float = 1.0) -> None:
+        self._conn = _connect(path, synchronous)
+        self._pending: list[_Op] = []
+        self._checkpointer = _Checkpointer(path, checkpoint_interval)
+        self._checkpointer.start()
+
+    def submit(self, fn: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append(_Op(fn, future, loop))
+        return future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if batch:
+            _settle(_commit(self._conn, batch))
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self._checkpointer.stop)  # first: closing the last connection checkpoints the rest
+        self._flush()
+        self._conn.close()
+
+
 class _Writer:
-    """The one thread that owns the connection; ops queued meanwhile run in a single transaction."""
+    """The one thread that owns the connection; ops queued meanwhile run in a single transaction.
+
+    For ``synchronous=full``, whose every commit waits for an fsync that must not block the event loop.
+    """
 
     def __init__(self, path: str, synchronous: Synchronous, checkpoint_interval: float = 1.0) -> None:
         self._path = path
@@ -124,12 +188,8 @@ class _Writer:
         await asyncio.to_thread(self._thread.join)
 
     def _run(self) -> None:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn = _connect(self._path, self._synchronous)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self._synchronous.upper()}")
-            conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job, off this thread
-            conn.executescript(_SCHEMA)
             self._checkpointer.start()
             while True:
                 first = self._ops.get()
@@ -145,29 +205,16 @@ class _Writer:
                         self._ops.put(None)  # finish this batch, then stop
                         break
                     batch.append(op)
-                self._commit(conn, batch)
+                self._commit_and_settle(conn, batch)
         finally:
             conn.close()
 
     @staticmethod
-    def _commit(conn: sqlite3.Connection, batch: list[_Op]) -> None:
-        outcomes: list[tuple[_Op, Any, BaseException | None]] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for op in batch:
-                try:
-                    outcomes.append((op, op.fn(conn), None))
-                except sqlite3.Error as exc:
-                    outcomes.append((op, None, exc))
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            outcomes = [(op, None, exc) for op in batch]
+    def _commit_and_settle(conn: sqlite3.Connection, batch: list[_Op]) -> None:
         # One wake-up per event loop and batch, not per op: each call_soon_threadsafe writes to the loop's self-pipe.
         by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
-        for op, result, error in outcomes:
-            by_loop.setdefault(op.loop, []).append((op.future, result, error))
+        for op, outcome in zip(batch, _commit(conn, batch), strict=True):
+            by_loop.setdefault(op.loop, []).append(outcome)
         for loop, settled in by_loop.items():
             loop.call_soon_threadsafe(_settle, settled)
 
@@ -188,9 +235,9 @@ class SQLiteStore(MemoryStore):
             raise ValueError(f"synchronous must be 'full' or 'normal', got {synchronous!r}")
         self.path = Path(path)
         self._synchronous: Synchronous = synchronous
-        self._writer: _Writer | None = None
+        self._writer: _Writer | _LoopWriter | None = None
 
-    def _db(self) -> _Writer:
+    def _db(self) -> _Writer | _LoopWriter:
         if self._writer is None:
             raise RuntimeError("the SQLite inbox is not open")
         return self._writer
@@ -199,7 +246,8 @@ class SQLiteStore(MemoryStore):
         if self._writer is not None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = _Writer(str(self.path), self._synchronous)
+        writer = _LoopWriter if self._synchronous == "normal" else _Writer
+        self._writer = writer(str(self.path), self._synchronous)
 
         def unfinished(conn: sqlite3.Connection) -> list[tuple[str, str, bytes]]:
             rows = conn.execute("SELECT event_id, lane, body FROM inbox_events WHERE done_at IS NULL ORDER BY seq")
