@@ -19,6 +19,7 @@ from typing import Any, Literal, cast
 
 import httpx
 import linq
+import pydantic
 from linq.types import (
     AttachmentCreateResponse,
     Chat,
@@ -54,6 +55,24 @@ _NOT_REPEATABLE = frozenset({"send_voice_memo"})
 """POSTs that deliver to a person without any idempotency key: a retry after a 5xx could double-send."""
 
 _Request = Callable[[], Awaitable[Any]]
+
+
+class _SDK(linq.AsyncLinqAPIV3):
+    """The SDK client, building response models with pydantic's native validation first.
+
+    The SDK builds every response with ``construct``, a lenient walk in Python over each nested field (half a
+    millisecond for a chat-creating send, a tenth of a send's CPU); validation gives the same model about 20 times
+    faster. An answer validation rejects (a field Linq added or changed) still gets the SDK's lenient build, so
+    nothing that parsed before fails now.
+    """
+
+    def _process_response_data(self, *, data: object, cast_to: type[Any], response: httpx.Response) -> Any:
+        if isinstance(data, dict) and isinstance(cast_to, type) and issubclass(cast_to, pydantic.BaseModel):
+            try:
+                return cast_to.model_validate(data)
+            except pydantic.ValidationError:
+                pass
+        return super()._process_response_data(data=data, cast_to=cast_to, response=response)
 
 
 def _log_retry(error: LinqAPIError, delay: float) -> None:
@@ -93,7 +112,7 @@ class LinqClient:
         self._sleep = sleep
         self._owns_http = http_client is None
         self._http = http_client or linq.DefaultAioHttpClient(timeout=timeout)
-        self.sdk = linq.AsyncLinqAPIV3(
+        self.sdk: linq.AsyncLinqAPIV3 = _SDK(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=self._http
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -41,6 +42,27 @@ async def test_create_chat_uses_default_line(client: LinqClient, linq_server: Fa
     assert body["to"] == ["+15551234567"]
     assert body["override_optout"] is True
     assert created.chat.id == CHAT_ID
+
+
+async def test_answers_parse_to_typed_models_and_unexpected_ones_still_parse(
+    client: LinqClient, linq_server: FakeLinq
+) -> None:
+    path = f"/v3/chats/{CHAT_ID}/messages"
+    message = {"id": MESSAGE_ID, "created_at": "2026-05-14T16:02:11Z", "is_read": False, "parts": []}
+    linq_server.script(
+        "POST",
+        path,
+        (200, {"chat_id": CHAT_ID, "message": {**message, "delivery_status": "queued"}}),
+        (200, {"chat_id": CHAT_ID, "message": {**message, "delivery_status": "beamed", "is_read": None}}),
+    )
+
+    expected = await client.send_message(CHAT_ID, HELLO)
+    unexpected = await client.send_message(CHAT_ID, HELLO)
+
+    assert expected.message.created_at == datetime(2026, 5, 14, 16, 2, 11, tzinfo=UTC)
+    assert expected.message.delivery_status == "queued"
+    assert unexpected.message.id == MESSAGE_ID  # a status the SDK does not know yet reaches the bot as sent
+    assert str(unexpected.message.delivery_status) == "beamed"
 
 
 async def test_create_group_then_rename(client: LinqClient, linq_server: FakeLinq) -> None:
