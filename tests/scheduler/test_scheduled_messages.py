@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from linqbot_scheduler import scheduler_of
+from linqbot_scheduler.store import JobNotFound
 
 from linqbot import Bot
 from linqbot.testing import simulate
@@ -40,6 +41,21 @@ async def test_a_scheduled_message_arrives_at_its_time() -> None:
         assert message.text == "Your table is ready"
         assert run.detail == message.id
         assert message.raw["idempotency_key"] == f"scheduled:{info.id}"
+
+
+async def test_a_sent_message_is_gone_at_once_and_cannot_be_run_or_cancelled_again() -> None:
+    bot = scheduler_bot()
+    async with simulate(bot) as sim:
+        scheduler = scheduler_of(bot)
+        info = await scheduler.schedule_message(to=ANA, text="Your order shipped", at=timedelta(0))
+        assert (await scheduler.wait_for_run(info.id)).outcome == "ok"
+        with pytest.raises(JobNotFound):
+            scheduler.run_now(info.id)
+        with pytest.raises(JobNotFound):
+            scheduler.cancel_job(info.id)
+        assert scheduler.jobs() == []
+        await sim.advance(120)  # past the send's lease: a job still stored would fire again
+        assert [m.text for m in sim.sent(to=ANA)] == ["Your order shipped"]
 
 
 async def test_a_scheduled_message_into_a_chat_by_id() -> None:
