@@ -6,8 +6,15 @@ Every step is one Lua script, so it is atomic across processes:
   onto its lane — a redelivery reaching any process is refused;
 * ``claim``: a per-lane lock ``SET lock:<lane> <owner> NX PX <ttl>``, renewed by a heartbeat every ttl/3 while the
   worker runs, so a slow handler never loses its lane and a killed process frees it within ``lock_ttl``;
+* ``head`` and ``finish`` are *fenced*: they act only while this process still holds the lane's lock (re-taking it
+  if it lapsed and nobody took it). A process that stalled past ``lock_ttl`` (CPU starvation, a GC pause, SIGSTOP)
+  and lost its lane to another process therefore cannot mark the other's event done nor start another of the
+  lane's events: its worker stops, and only the handler that was running during the stall may have run twice;
 * ``finish``: pop the lane's head and shrink the record to a done marker that lives for ``retention``;
 * ``release``: drop the lock only when the lane is empty, so an event pushed meanwhile is never stranded.
+
+``lock_ttl`` trades failover time for stall tolerance: a killed process's chats move on after at most ``lock_ttl``
+plus a sweep (2 s); a process whose event loop stalls for less than two thirds of ``lock_ttl`` keeps its chats.
 
 All keys share the hash tag in ``prefix`` so the scripts also run on Redis Cluster. Redis must persist (AOF with
 ``appendfsync always`` or ``everysec``): see docs/durability.md.
@@ -44,20 +51,33 @@ end
 return 1
 """
 
-_HEAD = """
+_HOLD = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return false end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return true
+"""
+"""Fencing, inlined at the top of `_HEAD` and `_FINISH`: renew our lock (or re-take it if it lapsed unclaimed:
+then nobody worked the lane meanwhile), or report the lane lost to another process."""
+
+_HEAD = f"""
+local function hold() {_HOLD} end
+if not hold() then return {{0}} end
 while true do
-    local id = redis.call('LINDEX', KEYS[1], 0)
-    if not id then return false end
-    local body = redis.call('GET', ARGV[1] .. id)
-    if body and body ~= '' then return {id, body} end
-    redis.call('LPOP', KEYS[1])
+    local id = redis.call('LINDEX', KEYS[2], 0)
+    if not id then return {{1}} end
+    local body = redis.call('GET', ARGV[3] .. id)
+    if body and body ~= '' then return {{1, id, body}} end
+    redis.call('LPOP', KEYS[2])
 end
 """
 
-_FINISH = """
-if redis.call('LINDEX', KEYS[2], 0) == ARGV[1] then redis.call('LPOP', KEYS[2]) end
-redis.call('SET', KEYS[1], '', 'PX', ARGV[3])
-if redis.call('LLEN', KEYS[2]) == 0 then redis.call('ZREM', KEYS[3], ARGV[2]) end
+_FINISH = f"""
+local function hold() {_HOLD} end
+if not hold() then return 0 end
+if redis.call('LINDEX', KEYS[3], 0) == ARGV[3] then redis.call('LPOP', KEYS[3]) end
+redis.call('SET', KEYS[2], '', 'PX', ARGV[5])
+if redis.call('LLEN', KEYS[3]) == 0 then redis.call('ZREM', KEYS[4], ARGV[4]) end
 return 1
 """
 
@@ -83,42 +103,66 @@ return kept
 """
 
 _RELEASE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 1 end
-if redis.call('LLEN', KEYS[2]) > 0 then return 0 end
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 1 end
+if redis.call('LLEN', KEYS[2]) > 0 then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    return 0
+end
 redis.call('DEL', KEYS[1])
 return 1
 """
 
 _RESIGN = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+for _, key in ipairs(KEYS) do
+    if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+end
 return 1
 """
+
+
+async def _keep_cancel(call: Awaitable[T]) -> T:
+    """Await a Redis call without losing a cancel that arrives meanwhile.
+
+    On Python 3.11, ``asyncio.wait_for`` — which redis-py wraps around every socket write — swallows a cancel that
+    lands just as the write completes (CPython gh-86296, fixed in 3.12): the call returns normally and the task runs
+    on, so whoever cancelled it and awaits it waits forever (a bot's shutdown hung this way). A cancel requested
+    during the call that the call returned through is raised here.
+    """
+    task = asyncio.current_task()
+    cancels = task.cancelling() if task is not None else 0
+    result = await call
+    if task is not None and task.cancelling() > cancels:
+        raise asyncio.CancelledError
+    return result
 
 
 async def _guard(call: Awaitable[T]) -> T:
     """Redis errors become `InboxUnavailable`, which the webhook answers with 503."""
     try:
-        return await call
+        return await _keep_cancel(call)
     except (RedisError, OSError) as exc:
         raise InboxUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
 
 
 class _Heartbeat:
-    """Renews a set of owned keys every ``ttl/3``; keys found owned by someone else are dropped and reported."""
+    """Renews a set of owned keys every ``ttl/3``; keys found lapsed or owned by someone else are dropped and
+    reported (a fenced step re-adds a lapsed one it could re-take)."""
 
     def __init__(
         self,
         client: aioredis.Redis,
         owner: str,
         ttl: float,
-        on_lost: Callable[[str], None],
+        on_lapsed: Callable[[str], None],
     ) -> None:
         self.keys: set[str] = set()
         self._renew = client.register_script(_RENEW)
+        self._resign = client.register_script(_RESIGN)
         self._owner = owner
         self._ttl_ms = int(ttl * 1000)
         self._interval = ttl / 3
-        self._on_lost = on_lost
+        self._on_lapsed = on_lapsed
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -126,21 +170,26 @@ class _Heartbeat:
             self._task = asyncio.get_running_loop().create_task(self._beat())
 
     async def stop(self) -> None:
+        """Stop renewing and hand back every key still held, so other processes need not wait for them to lapse."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self.keys:
+            with contextlib.suppress(RedisError, OSError):
+                await _keep_cancel(self._resign(keys=sorted(self.keys), args=[self._owner]))
+            self.keys.clear()
 
     async def renew_now(self) -> None:
         keys = sorted(self.keys)
         if not keys:
             return
-        kept = await self._renew(keys=keys, args=[self._owner, self._ttl_ms])
+        kept = await _keep_cancel(self._renew(keys=keys, args=[self._owner, self._ttl_ms]))
         for key, still_ours in zip(keys, kept, strict=True):
             if not still_ours and key in self.keys:
                 self.keys.discard(key)
-                self._on_lost(key)
+                self._on_lapsed(key)
 
     async def _beat(self) -> None:
         while True:
@@ -152,40 +201,53 @@ class _Heartbeat:
 
 
 class RedisLeadership(Leadership):
-    """One leader among all processes sharing a Redis: a lease key renewed every ttl/3, re-contested on loss."""
+    """One leader among all processes sharing a Redis: a lease key renewed every ttl/3, re-contested on loss.
 
-    def __init__(self, client: aioredis.Redis, key: str, *, ttl: float = DEFAULT_LOCK_TTL) -> None:
+    ``is_leader`` also checks the lease against this process's monotonic clock: a process that stalled past the
+    lease (measured from when its last renewal was *sent*, so never later than Redis lets it lapse) stops claiming
+    leadership at once, before its next campaign tells it whether another process took over meanwhile.
+    """
+
+    def __init__(
+        self, client: aioredis.Redis, key: str, *, ttl: float = DEFAULT_LOCK_TTL, clock: Clock = time.monotonic
+    ) -> None:
         self._client = client
         self.key = key
         self.owner = uuid.uuid4().hex
+        self._ttl = ttl
         self._ttl_ms = int(ttl * 1000)
         self._interval = ttl / 3
+        self._clock = clock
         self._claim = client.register_script(_CLAIM)
         self._resign = client.register_script(_RESIGN)
         self._leader = False
+        self._lease_ends = 0.0
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     @property
     def is_leader(self) -> bool:
-        return self._leader
+        return self._leader and self._clock() < self._lease_ends
 
     async def campaign(self) -> bool:
         """Take or renew the lease once; True while this process leads."""
+        was_leader, sent = self.is_leader, self._clock()
         try:
-            won = bool(await self._claim(keys=[self.key], args=[self.owner, self._ttl_ms]))
+            won = bool(await _keep_cancel(self._claim(keys=[self.key], args=[self.owner, self._ttl_ms])))
         except (RedisError, OSError) as exc:
             log.warning("leadership %s: redis unreachable (%s); stepping down", self.key, type(exc).__name__)
             won = False
-        if won != self._leader:
-            self._leader = won
+        if won:
+            self._lease_ends = sent + self._ttl
+        self._leader = won
+        if self.is_leader != was_leader:
             self._changed.set()
             self._changed = asyncio.Event()
             log.info("leadership %s: %s", self.key, "acquired" if won else "lost")
         return won
 
     async def wait_until_leader(self) -> None:
-        while not self._leader:
+        while not self.is_leader:
             await self._changed.wait()
 
     async def start(self) -> None:
@@ -206,7 +268,7 @@ class RedisLeadership(Leadership):
             self._task = None
         if self._leader:
             with contextlib.suppress(RedisError, OSError):
-                await self._resign(keys=[self.key], args=[self.owner])
+                await _keep_cancel(self._resign(keys=[self.key], args=[self.owner]))
             self._leader = False
 
 
@@ -239,7 +301,7 @@ class RedisStore(InboxStore):
         self._finish = self.client.register_script(_FINISH)
         self._claim = self.client.register_script(_CLAIM)
         self._release = self.client.register_script(_RELEASE)
-        self._heartbeat = _Heartbeat(self.client, self.owner, lock_ttl, self._lost)
+        self._heartbeat = _Heartbeat(self.client, self.owner, lock_ttl, self._lapsed)
 
     def _key(self, kind: str, name: str = "") -> str:
         return f"{self.prefix}{kind}{name}"
@@ -248,8 +310,23 @@ class RedisStore(InboxStore):
         return self._key("lock:", lane)
 
     @staticmethod
-    def _lost(key: str) -> None:
-        log.warning("inbox: lost the lease on a chat lane (a handler ran longer than the lease without heartbeat)")
+    def _lapsed(key: str) -> None:
+        log.warning(
+            "inbox: a chat lane's lease lapsed (this process stalled for longer than lock_ttl); it is re-taken if "
+            "no other process took it meanwhile"
+        )
+
+    def _fenced(self, lock: str, held: bool) -> bool:
+        """Track the outcome of a fenced step: a lane lost to another process leaves this one's heartbeat."""
+        if held:
+            self._heartbeat.keys.add(lock)
+        elif lock in self._heartbeat.keys:
+            self._heartbeat.keys.discard(lock)
+            log.warning(
+                "inbox: another process took over a chat lane after this one stalled for longer than lock_ttl; "
+                "this process stops working it (the handler that ran during the stall may have run twice)"
+            )
+        return held
 
     @property
     def backlog(self) -> int:
@@ -281,19 +358,26 @@ class RedisStore(InboxStore):
         return won
 
     async def head(self, lane: str) -> StoredEvent | None:
-        found = await _guard(self._head(keys=[self._key("lane:", lane)], args=[self._key("ev:")]))
-        if not found:
+        """The lane's oldest unfinished event, or None also when another process took the lane over."""
+        lock = self._lock(lane)
+        keys = [lock, self._key("lane:", lane)]
+        found = await _guard(self._head(keys=keys, args=[self.owner, self._lock_ttl_ms, self._key("ev:")]))
+        if not self._fenced(lock, bool(found[0])) or len(found) == 1:
             return None
-        event_id, body = found
+        _, event_id, body = found
         return StoredEvent(event_id.decode(), lane, bytes(body))
 
     async def finish(self, event: StoredEvent) -> None:
-        keys = [self._key("ev:", event.event_id), self._key("lane:", event.lane), self._key("lanes")]
-        await _guard(self._finish(keys=keys, args=[event.event_id, event.lane, self._retention_ms]))
+        """Mark the head done, unless the lane passed to another process (which then runs it: at-least-once)."""
+        lock = self._lock(event.lane)
+        keys = [lock, self._key("ev:", event.event_id), self._key("lane:", event.lane), self._key("lanes")]
+        args: list[Any] = [self.owner, self._lock_ttl_ms, event.event_id, event.lane, self._retention_ms]
+        self._fenced(lock, bool(await _guard(self._finish(keys=keys, args=args))))
 
     async def release(self, lane: str) -> bool:
         lock = self._lock(lane)
-        released = bool(await _guard(self._release(keys=[lock, self._key("lane:", lane)], args=[self.owner])))
+        keys = [lock, self._key("lane:", lane)]
+        released = bool(await _guard(self._release(keys=keys, args=[self.owner, self._lock_ttl_ms])))
         if released:
             self._heartbeat.keys.discard(lock)
         return released

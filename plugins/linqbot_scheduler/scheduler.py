@@ -712,7 +712,7 @@ class BotScheduler:
 
 async def _relay_wakeups(backend: RedisBackend, scheduler: AsyncIOScheduler) -> None:
     """Another process changed the shared store: look for due jobs now (a no-op while this process does not lead)."""
-    client = aioredis.Redis.from_url(backend.url)
+    client = aioredis.Redis.from_url(backend.url, socket_timeout=None)  # redis-py's write timeout can eat a cancel
     try:
         while True:
             try:
