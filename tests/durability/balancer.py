@@ -1,4 +1,5 @@
-"""A load balancer for the scale-out tests: each webhook delivery goes to a random backend, no stickiness."""
+"""A load balancer for the scale-out tests: each webhook delivery goes to a random backend, no stickiness (or, for a
+test that needs to know which process accepted what, to one ``pinned`` backend)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ class RandomBalancer:
         self.rng = rng
         self.port = free_port()
         self.forwarded: Counter[int] = Counter()
+        self.pinned: BotProcess | None = None
         self._session: aiohttp.ClientSession | None = None
 
     async def forward(self, request: web.Request) -> web.Response:
-        backend = self.rng.choice(self.backends)
+        backend = self.pinned or self.rng.choice(self.backends)
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         assert self._session is not None
