@@ -5,6 +5,9 @@ handlers in Redis), and each chat's replies come out in the order its messages w
 messages land on different processes. Phase 2 SIGKILLs one instance mid-stream: the load balancer answers 502 for
 it (Linq retries), its leased chats pass to the survivors once the lease lapses, and nobody loses or gets a second
 reply.
+
+The bots run with the default ``lock_ttl`` (10 s), whose heartbeat outlasts the stalls of a loaded CI box; the waits
+below are deadlines on conditions, generous for the same reason (the work itself takes well under a minute).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from tests.durability.conftest import BotProcess, RedisServer, bot_env, free_por
 PEOPLE = 150
 PER_PHASE = 10  # messages per person per phase: 2 x 1,500 = 3,000 events
 RUNS_KEY = "test:runs"
+DEADLINE = 600.0
+"""Seconds each phase may take on a starved machine (a deadline, not a wait: the test goes on as soon as it is done)."""
 
 
 async def stream(emulator: Emulator, people: list[str], phase: int) -> AsyncIterator[None]:
@@ -60,7 +65,7 @@ async def test_three_processes_share_the_work_once_in_order_and_survive_a_kill(
             env = bot_env(
                 emulator,
                 secret,
-                LINQBOT_INBOX_URL=f"{redis_server.url}?lock_ttl=1",
+                LINQBOT_INBOX_URL=redis_server.url,
                 CRASH_BOT_RUNS_KEY=RUNS_KEY,
                 CRASH_BOT_SAFEGUARDS="off",
             )
@@ -71,7 +76,7 @@ async def test_three_processes_share_the_work_once_in_order_and_survive_a_kill(
 
             async for _ in stream(emulator, people, 1):
                 pass
-            await poll_until(lambda: outbound_count(emulator) >= PEOPLE * PER_PHASE, 90, "phase 1 is answered")
+            await poll_until(lambda: outbound_count(emulator) >= PEOPLE * PER_PHASE, DEADLINE, "phase 1 is answered")
             await emulator.settle()
             runs = {k.decode(): int(v) for k, v in redis.Redis.from_url(redis_server.url).hgetall(RUNS_KEY).items()}
             phase1 = replies_by_person(emulator)
@@ -84,7 +89,9 @@ async def test_three_processes_share_the_work_once_in_order_and_survive_a_kill(
             if victim.process is not None and victim.process.poll() is None:
                 victim.kill()
             # the dead one stays in rotation: the balancer answers 502 for it and the emulator retries
-            await poll_until(lambda: outbound_count(emulator) >= 2 * PEOPLE * PER_PHASE, 90, "phase 2 is answered")
+            await poll_until(
+                lambda: outbound_count(emulator) >= 2 * PEOPLE * PER_PHASE, DEADLINE, "phase 2 is answered"
+            )
             await emulator.settle()
         wall = time.monotonic() - started
         accepted = [d["event_id"] for d in emulator.webhook_log() if d["status"] == 200]
