@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+
 import pytest
 
 from linqbot import Bot, Context
@@ -35,7 +37,8 @@ def test_switching_one_off_leaves_the_others_and_off_leaves_only_the_bookkeeping
     bot = Bot(env_file=None, safeguards=Safeguards(pacing=None, flood=None))
     assert "pacing" not in bot.outbound_middleware.names() and "flood_control" not in bot.outer_middleware
     assert "opt_out" in bot.outbound_middleware.names()
-    bare = Bot(env_file=None, safeguards=Safeguards.off())
+    without_plugins = [f"-{ep.name}" for ep in entry_points(group="linqbot")]  # plugins add middleware of their own
+    bare = Bot(env_file=None, safeguards=Safeguards.off(), plugins=without_plugins)
     assert bare.outbound_middleware.names() == ["safeguard_tracking"]
     assert "typing" not in bare.middleware
 
