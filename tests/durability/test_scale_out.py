@@ -78,7 +78,8 @@ async def test_three_processes_share_the_work_once_in_order_and_survive_a_kill(
                 pass
             await poll_until(lambda: outbound_count(emulator) >= PEOPLE * PER_PHASE, DEADLINE, "phase 1 is answered")
             await emulator.settle()
-            runs = {k.decode(): int(v) for k, v in redis.Redis.from_url(redis_server.url).hgetall(RUNS_KEY).items()}
+            counted = redis.Redis.from_url(redis_server.url, decode_responses=True).hgetall(RUNS_KEY)
+            runs = {str(k): int(v) for k, v in counted.items()}
             phase1 = replies_by_person(emulator)
             spread = dict(balancer.forwarded)
 

@@ -43,7 +43,7 @@ async def two_processes(server: RedisServer, tmp_path: Path, inbox_options: str)
     emulator = Emulator(webhook_attempts=40, webhook_backoff=0.2, webhook_backoff_max=2.0, read_delay=0)
     await emulator.start("127.0.0.1")
     bots = [BotProcess({}, free_port(), tmp_path / f"bot{n}.log") for n in range(2)]
-    client = redis.Redis.from_url(server.url)
+    client = redis.Redis.from_url(server.url, decode_responses=True)
     try:
         async with RandomBalancer(bots, random.Random(7)) as balancer:
             env = bot_env(
@@ -66,7 +66,7 @@ async def two_processes(server: RedisServer, tmp_path: Path, inbox_options: str)
         await emulator.stop()
 
 
-async def stall_while_holding_the_chat(pair: Pair) -> tuple[str, bytes, list[str]]:
+async def stall_while_holding_the_chat(pair: Pair) -> tuple[str, str, list[str]]:
     """The first process takes the chat and starts a 2 s handler; it is stopped there, and three more messages for
     the chat reach the other process meanwhile. Returns the slow event's id, the first process's lock owner id and
     the texts in the order the inbox accepted them (the order the chat's replies must keep)."""
@@ -89,7 +89,7 @@ async def stall_while_holding_the_chat(pair: Pair) -> tuple[str, bytes, list[str
     pair.stalled.process.send_signal(signal.SIGSTOP)
     (lock,) = pair.redis.keys(LOCKS)
     owner = pair.redis.get(lock)
-    assert owner is not None
+    assert isinstance(owner, str)
     pair.balancer.pinned = pair.healthy
     for k in range(2, 5):
         await send(f"{PERSON}|{k}")
@@ -120,7 +120,7 @@ async def test_a_stall_shorter_than_the_lease_keeps_the_chat_and_runs_each_event
         resume(pair.stalled)
         await poll_until(lambda: len(replies(pair.emulator)) >= len(texts), 60, "every message is answered")
         await pair.emulator.settle()
-        runs = {k.decode(): int(v) for k, v in pair.redis.hgetall(RUNS_KEY).items()}
+        runs = {str(k): int(v) for k, v in pair.redis.hgetall(RUNS_KEY).items()}
         assert replies(pair.emulator) == [f"re: {text}" for text in texts], "answered once each, in order"
     assert len(runs) == len(texts) and set(runs.values()) == {1}, f"every event ran exactly once: {runs}"
 
@@ -141,7 +141,7 @@ async def test_a_process_stalled_past_its_lease_is_fenced_off_the_chat_it_lost(
         resume(pair.stalled)
         await poll_until(lambda: len(set(replies(pair.emulator))) >= len(texts), 60, "every message is answered")
         await pair.emulator.settle()
-        runs = {k.decode(): int(v) for k, v in pair.redis.hgetall(RUNS_KEY).items()}
+        runs = {str(k): int(v) for k, v in pair.redis.hgetall(RUNS_KEY).items()}
         answered = replies(pair.emulator)
     assert runs.pop(slow_event) <= 2, "the handler cut off by the stall may run again, once"
     assert len(runs) == len(texts) - 1 and set(runs.values()) == {1}, f"every other event ran exactly once: {runs}"
