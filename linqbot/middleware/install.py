@@ -45,6 +45,9 @@ class Safeguards:
     limits), else an in-memory store (this process only)."""
     clock: Clock | None = None
     """Wall-clock time when None; tests pass a `ManualClock`."""
+    redis_patience: float = 30.0
+    """With the Redis store: how long a safeguard check waits for an unreachable Redis (a restart, a failover)
+    before the send is held with `SafeguardStoreUnavailable`."""
 
     @classmethod
     def off(cls) -> Safeguards:
@@ -81,7 +84,9 @@ class SafeguardRuntime:
         if shared is None or (shared.url, shared.prefix) != (inbox_store.url, prefix):
             from linqbot.middleware.redis_store import RedisSafeguardStore
 
-            shared = self._redis_store = RedisSafeguardStore(inbox_store.url, prefix=prefix)
+            shared = self._redis_store = RedisSafeguardStore(
+                inbox_store.url, prefix=prefix, patience=self.settings.redis_patience
+            )
         self.store = self.directory.store = shared
 
     async def startup(self) -> None:

@@ -8,14 +8,19 @@ then share one 30-per-60 s window per (line, recipient) instead of granting 30 e
   after its last hit (the store assumes the safeguards' clock is wall time, as `SystemClock` is).
 * Values (opt-outs, health, pauses) are plain strings that never expire, as in `MemoryStore`.
 
-Redis unreachable: every call raises `SafeguardStoreUnavailable`, a `SafeguardHold`, so a send fails closed —
-nothing goes out unpaced — and the handler (or scheduled job) sees an error that says why.
+Redis unreachable: a call retries with backoff for up to ``patience`` seconds (default 30: a Redis restart or
+failover takes a few), so a reply made during a restart waits and then goes out instead of being lost. Past that,
+it raises `SafeguardStoreUnavailable`, a `SafeguardHold`: a send fails closed — nothing goes out unpaced — and the
+handler (or scheduled job) sees an error that says why.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -24,6 +29,8 @@ from redis.exceptions import RedisError
 from linqbot.middleware.store import SafeguardStoreUnavailable
 
 T = TypeVar("T")
+
+log = logging.getLogger("linqbot.safeguards.redis")
 
 DEFAULT_PREFIX = "linqbot:{safeguards}:"
 
@@ -55,27 +62,46 @@ return 1
 """
 
 
-async def _guard(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except (RedisError, OSError) as exc:
-        raise SafeguardStoreUnavailable(
-            f"the safeguards' Redis is unreachable ({type(exc).__name__}: {exc}); nothing was sent"
-        ) from exc
+DEFAULT_PATIENCE = 30.0
+FIRST_BACKOFF, MAX_BACKOFF = 0.05, 2.0
 
 
 class RedisSafeguardStore:
     """A `SafeguardStore` shared by every process pointing at the same Redis and ``prefix``."""
 
-    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(
+        self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = DEFAULT_PREFIX, patience: float = DEFAULT_PATIENCE
+    ) -> None:
         self.url = url
         self.prefix = prefix
+        self.patience = patience
+        """Seconds a call keeps retrying an unreachable Redis before raising `SafeguardStoreUnavailable`."""
         self.client: aioredis.Redis = aioredis.Redis.from_url(
             url, socket_timeout=5, socket_connect_timeout=2, decode_responses=True
         )
         self._acquire = self.client.register_script(_ACQUIRE)
         self._hit = self.client.register_script(_HIT)
         self._release = self.client.register_script(_RELEASE)
+
+    async def _guard(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Run ``call``, retrying while Redis is unreachable for up to ``patience`` seconds.
+
+        A retried call reuses its arguments, so a window hit that landed before the connection dropped is the same
+        sorted-set member on the retry and is not counted twice.
+        """
+        deadline = time.monotonic() + self.patience
+        backoff = FIRST_BACKOFF
+        while True:
+            try:
+                return await call()
+            except (RedisError, OSError) as exc:
+                if time.monotonic() + backoff > deadline:
+                    raise SafeguardStoreUnavailable(
+                        f"the safeguards' Redis is unreachable ({type(exc).__name__}: {exc}); nothing was sent"
+                    ) from exc
+                log.warning("safeguards: Redis unreachable (%s); retrying in %.2f s", type(exc).__name__, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
 
     def _window(self, key: str) -> str:
         return f"{self.prefix}w:{key}"
@@ -92,27 +118,27 @@ class RedisSafeguardStore:
 
     async def acquire(self, key: str, limit: int, window: float, now: float) -> float:
         args: list[Any] = [limit, repr(window), repr(now), self._member(now)]
-        return float(await _guard(self._acquire(keys=[self._window(key)], args=args)))
+        return float(await self._guard(lambda: self._acquire(keys=[self._window(key)], args=args)))
 
     async def release(self, key: str, stamp: float) -> None:
-        await _guard(self._release(keys=[self._window(key)], args=[repr(stamp)]))
+        await self._guard(lambda: self._release(keys=[self._window(key)], args=[repr(stamp)]))
 
     async def hit(self, key: str, window: float, now: float) -> int:
         args: list[Any] = [repr(window), repr(now), self._member(now)]
-        return int(await _guard(self._hit(keys=[self._window(key)], args=args)))
+        return int(await self._guard(lambda: self._hit(keys=[self._window(key)], args=args)))
 
     async def count(self, key: str, window: float, now: float) -> int:
-        return int(await _guard(self.client.zcount(self._window(key), f"({now - window!r}", "+inf")))
+        return int(await self._guard(lambda: self.client.zcount(self._window(key), f"({now - window!r}", "+inf")))
 
     async def get(self, key: str) -> str | None:
-        value = await _guard(self.client.get(self._value(key)))
+        value = await self._guard(lambda: self.client.get(self._value(key)))
         return None if value is None else str(value)
 
     async def set(self, key: str, value: str) -> None:
-        await _guard(self.client.set(self._value(key), value))
+        await self._guard(lambda: self.client.set(self._value(key), value))
 
     async def delete(self, key: str) -> None:
-        await _guard(self.client.delete(self._value(key)))
+        await self._guard(lambda: self.client.delete(self._value(key)))
 
     async def incr(self, key: str) -> int:
-        return int(await _guard(self.client.incr(self._value(key))))
+        return int(await self._guard(lambda: self.client.incr(self._value(key))))

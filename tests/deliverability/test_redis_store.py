@@ -94,10 +94,18 @@ async def test_processes_racing_for_the_last_slots_get_exactly_the_limit(redis_s
     assert all(wait == 60.0 for wait in waits if wait)
 
 
-def pacing_bot(redis_url: str, clock: ManualClock, store: SafeguardStore | None = None) -> Bot:
+def pacing_bot(
+    redis_url: str, clock: ManualClock, store: SafeguardStore | None = None, redis_patience: float = 30.0
+) -> Bot:
     """A bot on the shared Redis inbox with a 3-per-60 s pair limit and only pacing between it and Linq."""
     settings = Safeguards(
-        pacing=Pacing(per_pair=3), typing=None, health=None, non_responders=None, clock=clock, store=store
+        pacing=Pacing(per_pair=3),
+        typing=None,
+        health=None,
+        non_responders=None,
+        clock=clock,
+        store=store,
+        redis_patience=redis_patience,
     )
     return Bot(env_file=None, inbox=redis_url, safeguards=settings, retry=RetryPolicy(max_attempts=1))
 
@@ -125,8 +133,23 @@ async def test_a_store_passed_by_the_user_wins_over_the_redis_inbox(redis_server
         assert bot.safeguards.store is mine
 
 
-async def test_redis_down_holds_sends_with_a_typed_error_and_nothing_reaches_linq(redis_server: RedisServer) -> None:
+async def test_a_send_during_a_redis_restart_waits_for_it_and_goes_out(redis_server: RedisServer) -> None:
     bot = pacing_bot(redis_server.url, ManualClock())
+    async with simulate(bot) as sim:
+        await bot.send(ANN, "before")
+        redis_server.stop()
+        during = asyncio.ensure_future(bot.send(ANN, "during"))
+        await asyncio.sleep(0)  # let the send reach the store and find Redis gone
+        assert not during.done() and [m.text for m in sim.sent(ANN)] == ["before"]
+        redis_server.start()
+        await asyncio.wait_for(during, 20)
+        assert [m.text for m in sim.sent(ANN)] == ["before", "during"]
+
+
+async def test_redis_down_past_its_patience_holds_sends_with_a_typed_error_and_nothing_reaches_linq(
+    redis_server: RedisServer,
+) -> None:
+    bot = pacing_bot(redis_server.url, ManualClock(), redis_patience=0.5)
     async with simulate(bot) as sim:
         await bot.send(ANN, "before")
         redis_server.stop()
