@@ -56,8 +56,8 @@ async def test_a_heartbeat_keeps_a_slow_handlers_lane_and_a_dead_process_frees_i
         assert await a.claim("chat")
         await asyncio.sleep(1.5)  # three lease lengths of a "slow handler": the heartbeat renews it
         assert not await b.claim("chat")
-        await a.close()  # the process dies without releasing
-        await poll_until_async(lambda: b.claim("chat"), 3, "the lease lapses and another process takes the chat")
+        await a.close()  # the process stops: its heartbeat ends and its lock goes back
+        await poll_until_async(lambda: b.claim("chat"), 3, "another process takes the chat")
         head = await b.head("chat")
         assert head is not None and head.event_id == "e1", "the dead process's event is still there"
     finally:
