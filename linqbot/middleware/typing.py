@@ -18,6 +18,7 @@ from typing import Any
 from linqbot.dispatch.context import Context
 from linqbot.dispatch.middleware import Next
 from linqbot.middleware.chats import Directory
+from linqbot.middleware.clock import SystemClock
 from linqbot.outbound import LinqAPIError, OutboundCall
 from linqbot.outbound.pipeline import Next as OutboundNext
 
@@ -44,6 +45,8 @@ class Typing:
 class _Session:
     chat_id: str
     showing: bool = False
+    timer: asyncio.TimerHandle | None = None
+    keeper: asyncio.Task[None] | None = None
 
 
 _session: contextvars.ContextVar[_Session | None] = contextvars.ContextVar("linqbot_typing_session", default=None)
@@ -74,20 +77,34 @@ class TypingIndicator:
             return await call_next(ctx)
         session = _Session(chat_id)
         token = _session.set(session)
-        keeper = asyncio.get_running_loop().create_task(self._keep_typing(session))
+        if type(self.directory.clock) is SystemClock:
+            # Real time: a loop timer starts the keeper only for the rare handler still running after ``after``, so
+            # a fast handler costs no task.
+            loop = asyncio.get_running_loop()
+            session.timer = loop.call_later(self.settings.after, self._start_keeper, session, False)
+        else:
+            self._start_keeper(session, True)  # an injected clock (tests) can only time what sleeps on it
         try:
             return await call_next(ctx)
         finally:
             _session.reset(token)
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            if session.timer is not None:
+                session.timer.cancel()
+            keeper = session.keeper
+            if keeper is not None:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
             if session.showing:
                 await _quietly(self.directory.bot.client.typing_stop(chat_id))
 
-    async def _keep_typing(self, session: _Session) -> None:
+    def _start_keeper(self, session: _Session, wait_first: bool) -> None:
+        session.keeper = asyncio.get_running_loop().create_task(self._keep_typing(session, wait_first))
+
+    async def _keep_typing(self, session: _Session, wait_first: bool) -> None:
         clock, client = self.directory.clock, self.directory.bot.client
-        await clock.sleep(self.settings.after)
+        if wait_first:
+            await clock.sleep(self.settings.after)
         while True:
             session.showing = True  # set first: a cancel mid-request must still end in a stop
             await _quietly(client.typing_start(session.chat_id))
