@@ -18,6 +18,9 @@ from linqbot_outreach.store import CampaignStore, resolve_db
 
 RECENT_SECONDS = 14 * 24 * 3600.0
 """How long after a campaign message a reply still counts as part of that campaign."""
+RECHECK_SECONDS = 1.0
+"""While no campaign database exists, look for one at most this often (a stat per event costs more than the rest of
+the middleware); a campaign's first reply comes long after its database was created."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class CampaignRouting:
         self._path = path
         self.recent_seconds = recent_seconds
         self._store: CampaignStore | None = None
+        self._missing_until = 0.0
 
     @property
     def path(self) -> Path:
@@ -51,9 +55,13 @@ class CampaignRouting:
 
     def lookup(self, handle: str) -> CampaignReply | None:
         if self._store is None:
-            if not self.path.exists():
+            if time.monotonic() < self._missing_until:
                 return None
-            self._store = CampaignStore(self.path)
+            path = self.path
+            if not path.exists():
+                self._missing_until = time.monotonic() + RECHECK_SECONDS
+                return None
+            self._store = CampaignStore(path)
         state = self._store.latest_sent_to(handle, time.time() - self.recent_seconds)
         if state is None:
             return None
