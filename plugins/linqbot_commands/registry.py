@@ -76,6 +76,9 @@ class Commands:
         self._generation = -1
         self._table: dict[str, Command] = {}
         self._commands: list[Command] = []
+        self._sorted_for: tuple[str, ...] | None = None
+        self._sorted_prefixes: list[str] = []
+        """``prefixes`` longest first, sorted again whenever ``prefixes`` is replaced."""
         self._help = Router("commands.help")
         self._help.command("help")(self._answer_help)
 
@@ -145,7 +148,10 @@ class Commands:
     def _splits(self, text: str) -> Iterator[tuple[str, str, str]]:
         """(prefix as typed, first word, rest of the line) for each prefix the text starts with, longest first."""
         stripped = text.strip()
-        for prefix in sorted(self.prefixes, key=len, reverse=True):
+        if self._sorted_for is not self.prefixes:
+            self._sorted_prefixes = sorted(self.prefixes, key=len, reverse=True)
+            self._sorted_for = self.prefixes
+        for prefix in self._sorted_prefixes:
             typed = stripped[: len(prefix)]
             if typed.casefold() != prefix.casefold():
                 continue
@@ -157,6 +163,9 @@ class Commands:
         """The dispatch filter: is this message a command? Leaves the `Invocation` on ``ctx.data["command"]``."""
         if ctx.message is None or ctx.message.reconciled_at is not None or not ctx.text:
             return False
+        self._refresh()
+        if not self._table:
+            return False  # a bot that declares no command pays nothing per message
         for prefix, word, args in self._splits(ctx.text):
             command = self.find(word)
             if command is not None:
