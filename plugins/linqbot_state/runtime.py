@@ -47,6 +47,7 @@ class StateRuntime:
         self.asks = Asks()
         self._flows_generation = -1
         self._flow_event_types: frozenset[str] = frozenset()
+        self._checked_store: StateStore | None = None
 
     def install(self) -> None:
         if not hasattr(self.bot, "state_store"):
@@ -59,11 +60,14 @@ class StateRuntime:
     def store(self) -> StateStore:
         """``bot.state_store`` if one was assigned, else the store ``LINQBOT_STATE_URL`` names (built once)."""
         store = getattr(self.bot, "state_store", None)
+        if store is self._checked_store and store is not None:
+            return store  # read on every event: the type check runs once per assigned store
         if store is None:
             store = self._store_from_config()
             self.bot.state_store = store  # type: ignore[attr-defined]
         elif not isinstance(store, StateStore):
             raise TypeError(f"bot.state_store must be a linqbot_state.StateStore, got {type(store).__name__}")
+        self._checked_store = store
         return store
 
     def _store_from_config(self) -> StateStore:
