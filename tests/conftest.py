@@ -13,7 +13,7 @@ import pytest
 
 from linqbot.webhook import sign_legacy, sign_standard
 
-pytest_plugins = ["tests.browser"]  # the `browser` fixture for the page tests
+pytest_plugins = ["tests.browser", "tests.redis_fixture"]  # the `browser` and `redis_server` fixtures
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(os.environ.get("LINQ_FIXTURES_DIR", REPO.parent / "shared" / "linq-api" / "fixtures"))

@@ -5,8 +5,7 @@ held — never sent unpaced — while Redis is down."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -22,17 +21,6 @@ pytestmark = pytest.mark.usefixtures("linq_env")
 
 NOW = 1_700_000_000.0
 ANN = "+15550100002"
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.directory.mkdir()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["memory", "redis"])

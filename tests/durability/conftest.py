@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,19 +87,6 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(10)
             self.process = None
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    if not Path(REDIS_SERVER).exists():
-        pytest.fail("redis-server is required (apt-get install redis-server)")
-    server = RedisServer(tmp_path / "redis")
-    server.directory.mkdir()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class BotProcess:

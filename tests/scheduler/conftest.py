@@ -3,7 +3,7 @@ scaled-out tests a redis-server of the test's own plus an emulator that several 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from linqbot import Bot
 from linqbot.emulator import Emulator
 from linqbot.inbox.redis_store import RedisStore
-from tests.durability.conftest import REDIS_SERVER, RedisServer
+from tests.durability.conftest import RedisServer
 
 
 @pytest.fixture
@@ -26,16 +26,9 @@ def scheduler_bot() -> Bot:
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path, linq_env: None) -> Iterator[RedisServer]:
-    if not Path(REDIS_SERVER).exists():
-        pytest.fail("redis-server is required (apt-get install redis-server)")
-    server = RedisServer(tmp_path / "redis")
-    server.directory.mkdir()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def redis_server(redis_server: RedisServer, linq_env: None) -> RedisServer:
+    """The shared redis-server fixture, with the Linq settings the scheduler's bots read."""
+    return redis_server
 
 
 @pytest.fixture
