@@ -1,11 +1,12 @@
 """The embedded durable inbox: SQLite in WAL mode, committed in batches; the event loop never waits for an fsync.
 
 Every accept waits for its row to be committed; webhooks that arrive together share one transaction ("group
-commit"). The default ``synchronous=normal`` (WAL) survives any crash of the process — the failure that matters
-here — and commits without an fsync, on the event loop itself (checkpoints, which do fsync, run in a thread of their
-own); ``synchronous=full`` also survives a power cut or kernel panic at the price of an fsync per commit (~10-20 ms
-on a cloud disk), so its commits run in a writer thread. Unfinished events are
-mirrored in memory, so workers read them without I/O; on open, the mirror is rebuilt from the rows not yet done.
+commit"), and so do the "done" marks of the events finished meanwhile, which nobody waits for. The default
+``synchronous=normal`` (WAL) survives any crash of the process — the failure that matters here — and commits without
+an fsync, on the event loop itself (checkpoints, which do fsync, run in a thread of their own); ``synchronous=full``
+also survives a power cut or kernel panic at the price of an fsync per commit (~10-20 ms on a cloud disk), so its
+commits run in a writer thread. Unfinished events are mirrored in memory, so workers read them without I/O; on open,
+the mirror is rebuilt from the rows not yet done.
 
 One process per file: scale out with the Redis store instead.
 """
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from linqbot.inbox.store import DEFAULT_RETENTION, Clock, MemoryStore, StoredEvent
+from linqbot.inbox.store import DEFAULT_RETENTION, Clock, InboxUnavailable, MemoryStore, StoredEvent
 
 log = logging.getLogger("linqbot.inbox")
 
@@ -43,16 +44,35 @@ CREATE INDEX IF NOT EXISTS inbox_events_accepted ON inbox_events (accepted_at);
 
 _MAX_BATCH = 512
 
+_INSERT = "INSERT OR IGNORE INTO inbox_events (event_id, lane, body, accepted_at) VALUES (?, ?, ?, ?)"
+_MARK_DONE = "UPDATE inbox_events SET done_at = ?, body = NULL WHERE event_id = ?"
+
+Row = tuple[str, str, bytes, float]
+DoneMark = tuple[float, str]
+
 
 class _Op:
-    __slots__ = ("fn", "future", "loop")
+    __slots__ = ("fn", "future")
 
-    def __init__(
-        self, fn: Callable[[sqlite3.Connection], Any], future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop
-    ) -> None:
+    def __init__(self, fn: Callable[[sqlite3.Connection], Any], future: asyncio.Future[Any]) -> None:
         self.fn = fn
         self.future = future
-        self.loop = loop
+
+
+class _Batch:
+    """What one transaction writes: accepted rows (each awaited: new or a redelivery?), done marks (awaited by
+    nobody: a worker moves on at once, and a mark lost in a crash only re-runs its event), other operations."""
+
+    __slots__ = ("accepted", "done", "ops", "rows")
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+        self.accepted: list[asyncio.Future[bool]] = []
+        self.done: list[DoneMark] = []
+        self.ops: list[_Op] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.rows or self.done or self.ops)
 
 
 Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
@@ -111,12 +131,17 @@ def _connect(path: str, synchronous: Synchronous) -> sqlite3.Connection:
     return conn
 
 
-def _commit(conn: sqlite3.Connection, batch: list[_Op]) -> list[Outcome]:
-    """Run ``batch`` in one transaction; each op's result or error (all fail if the commit does)."""
+def _commit(conn: sqlite3.Connection, batch: _Batch) -> tuple[list[Outcome], bool]:
+    """Write ``batch`` in one transaction: each future's outcome (all fail if the commit does), and whether it
+    committed (the done marks of a failed batch go into the next one)."""
     outcomes: list[Outcome] = []
     try:
         conn.execute("BEGIN IMMEDIATE")
-        for op in batch:
+        for row, future in zip(batch.rows, batch.accepted, strict=True):
+            outcomes.append((future, conn.execute(_INSERT, row).rowcount == 1, None))
+        if batch.done:
+            conn.executemany(_MARK_DONE, batch.done)
+        for op in batch.ops:
             try:
                 outcomes.append((op.future, op.fn(conn), None))
             except sqlite3.Error as exc:
@@ -125,12 +150,14 @@ def _commit(conn: sqlite3.Connection, batch: list[_Op]) -> list[Outcome]:
     except sqlite3.Error as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        outcomes = [(op.future, None, exc) for op in batch]
-    return outcomes
+        log.warning("inbox: SQLite commit failed (%s); %d done marks kept for the next one", exc, len(batch.done))
+        futures = [*batch.accepted, *(op.future for op in batch.ops)]
+        return [(future, None, exc) for future in futures], False
+    return outcomes, True
 
 
 class _LoopWriter:
-    """Commits on the event loop: the ops submitted during one loop iteration share one transaction.
+    """Commits on the event loop: what is written during one loop iteration shares one transaction.
 
     With ``synchronous=normal`` a WAL commit is a write to the page cache, no fsync (checkpoints run elsewhere), so
     it costs the loop microseconds; a writer thread cost far more, in GIL hand-offs and wake-ups per batch, and
@@ -139,22 +166,42 @@ class _LoopWriter:
 
     def __init__(self, path: str, synchronous: Synchronous, checkpoint_interval: float = 1.0) -> None:
         self._conn = _connect(path, synchronous)
-        self._pending: list[_Op] = []
+        self._batch = _Batch()
+        self._scheduled = False
         self._checkpointer = _Checkpointer(path, checkpoint_interval)
         self._checkpointer.start()
 
-    def submit(self, fn: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
+    def _schedule(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        if not self._pending:
+        if not self._scheduled:
+            self._scheduled = True
             loop.call_soon(self._flush)
-        self._pending.append(_Op(fn, future, loop))
+        return loop
+
+    def accept(self, row: Row) -> asyncio.Future[bool]:
+        future: asyncio.Future[bool] = self._schedule().create_future()
+        self._batch.rows.append(row)
+        self._batch.accepted.append(future)
+        return future
+
+    def mark_done(self, mark: DoneMark) -> None:
+        self._schedule()
+        self._batch.done.append(mark)
+
+    def submit(self, fn: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = self._schedule().create_future()
+        self._batch.ops.append(_Op(fn, future))
         return future
 
     def _flush(self) -> None:
-        batch, self._pending = self._pending, []
-        if batch:
-            _settle(_commit(self._conn, batch))
+        self._scheduled = False
+        batch, self._batch = self._batch, _Batch()
+        if not batch:
+            return
+        outcomes, committed = _commit(self._conn, batch)
+        if not committed:
+            self._batch.done[:0] = batch.done
+        _settle(outcomes)
 
     async def stop(self) -> None:
         await asyncio.to_thread(self._checkpointer.stop)  # first: closing the last connection checkpoints the rest
@@ -162,8 +209,11 @@ class _LoopWriter:
         self._conn.close()
 
 
+_Queued = tuple[Row, asyncio.Future[bool]] | DoneMark | _Op | None
+
+
 class _Writer:
-    """The one thread that owns the connection; ops queued meanwhile run in a single transaction.
+    """The one thread that owns the connection; what is queued meanwhile is written in a single transaction.
 
     For ``synchronous=full``, whose every commit waits for an fsync that must not block the event loop.
     """
@@ -171,52 +221,69 @@ class _Writer:
     def __init__(self, path: str, synchronous: Synchronous, checkpoint_interval: float = 1.0) -> None:
         self._path = path
         self._synchronous = synchronous
-        self._ops: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
         self._checkpointer = _Checkpointer(path, checkpoint_interval)
         self._thread = threading.Thread(target=self._run, name="linqbot-inbox-sqlite", daemon=True)
         self._thread.start()
 
+    def accept(self, row: Row) -> asyncio.Future[bool]:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.put((row, future))
+        return future
+
+    def mark_done(self, mark: DoneMark) -> None:
+        self._queue.put(mark)
+
     def submit(self, fn: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._ops.put(_Op(fn, future, loop))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Op(fn, future))
         return future
 
     async def stop(self) -> None:
         await asyncio.to_thread(self._checkpointer.stop)  # first: the writer's close then checkpoints the rest
-        self._ops.put(None)
+        self._queue.put(None)
         await asyncio.to_thread(self._thread.join)
 
     def _run(self) -> None:
         conn = _connect(self._path, self._synchronous)
         try:
             self._checkpointer.start()
-            while True:
-                first = self._ops.get()
-                if first is None:
-                    return
-                batch = [first]
-                while len(batch) < _MAX_BATCH:
-                    try:
-                        op = self._ops.get_nowait()
-                    except queue.Empty:
-                        break
-                    if op is None:
-                        self._ops.put(None)  # finish this batch, then stop
-                        break
-                    batch.append(op)
-                self._commit_and_settle(conn, batch)
+            while (batch := self._next_batch()) is not None:
+                outcomes, committed = _commit(conn, batch)
+                if not committed:
+                    for mark in batch.done:
+                        self._queue.put(mark)
+                # One wake-up per event loop and batch, not per future: each writes to the loop's self-pipe.
+                by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+                for outcome in outcomes:
+                    by_loop.setdefault(outcome[0].get_loop(), []).append(outcome)
+                for loop, settled in by_loop.items():
+                    loop.call_soon_threadsafe(_settle, settled)
         finally:
             conn.close()
 
-    @staticmethod
-    def _commit_and_settle(conn: sqlite3.Connection, batch: list[_Op]) -> None:
-        # One wake-up per event loop and batch, not per op: each call_soon_threadsafe writes to the loop's self-pipe.
-        by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
-        for op, outcome in zip(batch, _commit(conn, batch), strict=True):
-            by_loop.setdefault(op.loop, []).append(outcome)
-        for loop, settled in by_loop.items():
-            loop.call_soon_threadsafe(_settle, settled)
+    def _next_batch(self) -> _Batch | None:
+        """Wait for work, then take whatever else is queued (up to ``_MAX_BATCH``); None once stopped."""
+        batch = _Batch()
+        item = self._queue.get()
+        size = 0
+        while item is not None:
+            if isinstance(item, _Op):
+                batch.ops.append(item)
+            elif isinstance(item[1], asyncio.Future):
+                batch.rows.append(item[0])
+                batch.accepted.append(item[1])
+            else:
+                batch.done.append(item)
+            size += 1
+            if size >= _MAX_BATCH:
+                return batch
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch
+        self._queue.put(None)  # stopping: write this batch first, then stop
+        return batch if batch else None
 
 
 class SQLiteStore(MemoryStore):
@@ -266,27 +333,17 @@ class SQLiteStore(MemoryStore):
             await writer.stop()
 
     async def add(self, event: StoredEvent) -> bool:
-        now = self.clock()
-
-        def insert(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO inbox_events (event_id, lane, body, accepted_at) VALUES (?, ?, ?, ?)",
-                (event.event_id, event.lane, event.body, now),
-            )
-            return cursor.rowcount == 1
-
-        inserted: bool = await self._db().submit(insert)
+        try:
+            inserted = await self._db().accept((event.event_id, event.lane, event.body, self.clock()))
+        except sqlite3.Error as exc:
+            raise InboxUnavailable(f"SQLite inbox {self.path.name}: {exc}") from exc
         if inserted:
             self._enqueue(event)
         return inserted
 
     async def finish(self, event: StoredEvent) -> None:
-        now = self.clock()
-        await self._db().submit(
-            lambda conn: conn.execute(
-                "UPDATE inbox_events SET done_at = ?, body = NULL WHERE event_id = ?", (now, event.event_id)
-            )
-        )
+        """Done in memory at once; the row is marked in the next commit (a crash before it re-runs the event)."""
+        self._db().mark_done((self.clock(), event.event_id))
         self._pop(event)
 
     async def prune(self) -> int:
