@@ -41,6 +41,8 @@ T = TypeVar("T")
 
 DEFAULT_LOCK_TTL = 10.0
 DEFAULT_PREFIX = "linqbot:{inbox}:"
+MAX_CONNECTIONS = 100
+"""Connections per process; further calls queue for one (each call holds one for a single round trip)."""
 
 _ADD = """
 if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then return 0 end
@@ -293,7 +295,12 @@ class RedisStore(InboxStore):
         self.lock_ttl = lock_ttl
         self.prefix = prefix
         self.owner = uuid.uuid4().hex
-        self.client: aioredis.Redis = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        # Blocking: with more lanes and webhooks in flight than connections, a call waits for a free one instead of
+        # failing with "Too many connections" (which turned a busy process's webhooks into 503s).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=MAX_CONNECTIONS, socket_timeout=5, socket_connect_timeout=2
+        )
+        self.client: aioredis.Redis = aioredis.Redis.from_pool(pool)
         self._retention_ms = int(retention * 1000)
         self._lock_ttl_ms = int(lock_ttl * 1000)
         self._add = self.client.register_script(_ADD)

@@ -63,6 +63,7 @@ return 1
 
 
 DEFAULT_PATIENCE = 30.0
+MAX_CONNECTIONS = 100
 FIRST_BACKOFF, MAX_BACKOFF = 0.05, 2.0
 
 
@@ -76,9 +77,11 @@ class RedisSafeguardStore:
         self.prefix = prefix
         self.patience = patience
         """Seconds a call keeps retrying an unreachable Redis before raising `SafeguardStoreUnavailable`."""
-        self.client: aioredis.Redis = aioredis.Redis.from_url(
-            url, socket_timeout=5, socket_connect_timeout=2, decode_responses=True
+        # Blocking: sends in flight beyond the pool's size wait for a connection rather than fail and back off.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=MAX_CONNECTIONS, socket_timeout=5, socket_connect_timeout=2, decode_responses=True
         )
+        self.client: aioredis.Redis = aioredis.Redis.from_pool(pool)
         self._acquire = self.client.register_script(_ACQUIRE)
         self._hit = self.client.register_script(_HIT)
         self._release = self.client.register_script(_RELEASE)
