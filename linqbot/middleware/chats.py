@@ -2,7 +2,8 @@
 
 The pair limit is per (line, recipient) and opt-outs are per person, but ``send_message`` names only a chat; this
 directory maps a chat to its line and participants (from webhooks seen, else one ``GET /v3/chats/{id}``, cached).
-Shared facts (health, unanswered counts, reputation) live in the `SafeguardStore`; the chat map is a local cache.
+Shared facts (health, unanswered counts, reputation, which chat a line has with which people) live in the
+`SafeguardStore`; the chat map is a local cache.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ log = logging.getLogger("linqbot.safeguards")
 
 HEALTHY, AT_RISK, CRITICAL, OPTED_OUT = "HEALTHY", "AT_RISK", "CRITICAL", "OPTED_OUT"
 _TARGET = "linqbot.safeguards.target"
+
+
+def _chat_of(line: str, handles: tuple[str, ...]) -> str:
+    return f"chat_of:{line}:{','.join(handles)}"
 
 
 @dataclass(frozen=True)
@@ -98,13 +103,26 @@ class Directory:
 
     # -- chats -------------------------------------------------------------------------------------------------
 
-    def learn(self, info: ChatInfo) -> None:
+    async def learn(self, info: ChatInfo) -> None:
         known = self._chats.get(info.chat_id)
         if known is not None and not info.handles:
             info = ChatInfo(info.chat_id, info.line or known.line, known.handles, info.is_group, info.service)
         self._chats[info.chat_id] = info
         if info.handles and info.line:
-            self._by_members[(info.line, tuple(sorted(info.handles)))] = info.chat_id
+            members = (info.line, tuple(sorted(info.handles)))
+            if self._by_members.get(members) != info.chat_id:
+                self._by_members[members] = info.chat_id
+                await self.store.set(_chat_of(*members), info.chat_id)
+
+    async def _chat_with(self, line: str, handles: tuple[str, ...]) -> str | None:
+        """The chat this line has with exactly ``handles``, as learned by any process sharing the store: a process
+        that never saw the person's webhooks must not take a send to them for a brand-new conversation."""
+        chat_id = self._by_members.get((line, handles))
+        if chat_id is None:
+            chat_id = await self.store.get(_chat_of(line, handles))
+            if chat_id is not None:
+                self._by_members[(line, handles)] = chat_id
+        return chat_id
 
     def cached(self, chat_id: str) -> ChatInfo | None:
         return self._chats.get(chat_id)
@@ -136,7 +154,7 @@ class Directory:
         line = next((h.handle for h in chat.handles if h.is_me), None)
         others = tuple(h.handle for h in chat.handles if not h.is_me and h.left_at is None)
         info = ChatInfo(chat_id, line, others, chat.is_group, chat.service)
-        self.learn(info)
+        await self.learn(info)
         await self.set_health(chat_id, chat.health_status.status)
         return info
 
@@ -159,7 +177,7 @@ class Directory:
         else:
             handles = tuple(sorted(call.to))
             line = call.from_ or self.default_line
-            chat_id = self._by_members.get((line, handles))
+            chat_id = await self._chat_with(line, handles)
             target = Target(
                 chat_id=chat_id,
                 line=line,
@@ -172,7 +190,7 @@ class Directory:
         call.extras[_TARGET] = target
         return target
 
-    def learn_from_response(self, call: OutboundCall, target: Target, response: Any) -> str | None:
+    async def learn_from_response(self, call: OutboundCall, target: Target, response: Any) -> str | None:
         """Record the chat a create/auto send opened or reused; returns its id."""
         chat = getattr(response, "chat", None)
         chat_id = getattr(response, "chat_id", None) or getattr(chat, "id", None) or target.chat_id
@@ -181,7 +199,7 @@ class Directory:
         line = getattr(response, "from_", None) or target.line
         service = getattr(chat, "service", None) or getattr(response, "service", None)
         if call.chat_id is None:
-            self.learn(ChatInfo(chat_id, line, target.handles, target.is_group, service))
+            await self.learn(ChatInfo(chat_id, line, target.handles, target.is_group, service))
         return chat_id
 
     # -- health ------------------------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ class Tracking:
             sender = message.sender_handle
             inbound = not message.is_from_me
             handles = (sender,) if inbound and sender and not message.is_group else ()
-            directory.learn(ChatInfo(message.chat_id, line, handles, message.is_group, message.service))
+            await directory.learn(ChatInfo(message.chat_id, line, handles, message.is_group, message.service))
             if inbound and event.event_type == "message.received":
                 now = directory.clock.now()
                 await store.hit(budget_key(line), DAY, now)
@@ -69,7 +69,7 @@ class Tracking:
             info = event.chat
             own = next((h.handle for h in info.handles if h.is_me), None)
             others = tuple(h.handle for h in info.handles if not h.is_me)
-            directory.learn(ChatInfo(info.id, own, others, info.is_group, info.service))
+            await directory.learn(ChatInfo(info.id, own, others, info.is_group, info.service))
             if info.health_status is not None:
                 await directory.set_health(info.id, info.health_status.status)
         elif isinstance(event, ReactionEvent) and ctx.sender and ctx.sender != directory.default_line:
@@ -89,7 +89,7 @@ class Tracking:
         directory = self.directory
         target = await directory.target(call)
         response = await call_next(call)
-        chat_id = directory.learn_from_response(call, target, response)
+        chat_id = await directory.learn_from_response(call, target, response)
         created = getattr(response, "chat", None)
         health = getattr(getattr(created, "health_status", None), "status", None)
         if chat_id is not None:

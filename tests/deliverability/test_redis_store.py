@@ -10,7 +10,15 @@ from collections.abc import AsyncIterator
 import pytest
 
 from linqbot import Bot
-from linqbot.middleware import ManualClock, MemoryStore, Pacing, SafeguardHold, Safeguards, SafeguardStoreUnavailable
+from linqbot.middleware import (
+    ManualClock,
+    MemoryStore,
+    NewChatBudgetExhausted,
+    Pacing,
+    SafeguardHold,
+    Safeguards,
+    SafeguardStoreUnavailable,
+)
 from linqbot.middleware.redis_store import RedisSafeguardStore
 from linqbot.middleware.store import SafeguardStore
 from linqbot.outbound import RetryPolicy
@@ -83,11 +91,15 @@ async def test_processes_racing_for_the_last_slots_get_exactly_the_limit(redis_s
 
 
 def pacing_bot(
-    redis_url: str, clock: ManualClock, store: SafeguardStore | None = None, redis_patience: float = 30.0
+    redis_url: str,
+    clock: ManualClock,
+    store: SafeguardStore | None = None,
+    redis_patience: float = 30.0,
+    new_chats_per_day: int = 50,
 ) -> Bot:
     """A bot on the shared Redis inbox with a 3-per-60 s pair limit and only pacing between it and Linq."""
     settings = Safeguards(
-        pacing=Pacing(per_pair=3),
+        pacing=Pacing(per_pair=3, new_chats_per_day=new_chats_per_day),
         typing=None,
         health=None,
         non_responders=None,
@@ -112,6 +124,19 @@ async def test_two_bots_on_one_redis_inbox_share_each_pair_window(redis_server: 
         clock.advance(120)
         await asyncio.wait_for(fourth, 5)
         assert [m.text for m in sim.sent(ANN)] == ["a1", "b1", "a2", "b2"]
+
+
+async def test_a_chat_one_process_opened_is_no_new_conversation_for_another(redis_server: RedisServer) -> None:
+    clock = ManualClock()
+    first, second = (pacing_bot(redis_server.url, clock, new_chats_per_day=1) for _ in range(2))
+    async with simulate(first) as sim, simulate(second, emulator=sim.emulator):
+        await first.send(ANN, "welcome")
+        # The second process never saw this chat; the shared store tells it the chat exists (the scheduler's
+        # leader sending a reminder to someone whose messages other processes handled is this case).
+        await second.send(ANN, "a follow-up in the existing chat")
+        with pytest.raises(NewChatBudgetExhausted):
+            await second.send("+15550100003", "a brand-new conversation is still budgeted")
+        assert [m.text for m in sim.sent(ANN)] == ["welcome", "a follow-up in the existing chat"]
 
 
 async def test_a_store_passed_by_the_user_wins_over_the_redis_inbox(redis_server: RedisServer) -> None:
