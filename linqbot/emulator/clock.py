@@ -1,6 +1,7 @@
 """The emulator clock: wall time plus an offset tests can advance, so time-based rules are testable."""
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 
 class Clock:
@@ -17,8 +18,12 @@ class Clock:
         return self.now()
 
 
+@lru_cache(maxsize=4096)
 def iso(value: datetime) -> str:
-    """Render a datetime the way the API does: UTC, milliseconds, trailing ``Z``."""
+    """Render a datetime the way the API does: UTC, milliseconds, trailing ``Z``.
+
+    Cached: one message's timestamps are rendered again in every view, response and webhook of it.
+    """
     return value.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 

@@ -64,12 +64,18 @@ class Engine:
 
     # ---- change stream -------------------------------------------------------------------------------
 
-    def notify(self, kind: str, data: Json, *, persist: bool = True) -> None:
-        """Publish one change to subscribers and waiters (and persist the state when it changed)."""
+    def notify(self, kind: str, data: Json | Callable[[], Json], *, persist: bool = True) -> None:
+        """Publish one change to subscribers and waiters (and persist the state when it changed).
+
+        ``data`` may be a function building it: a view of a message or chat is only worth rendering when someone
+        subscribes to the change stream, and most of the time (tests, benchmarks) nobody does.
+        """
         self.seq += 1
-        change = {"seq": self.seq, "type": kind, "at": iso(self.clock.now()), "data": data}
-        for queue in self._subscribers:
-            queue.put_nowait(change)
+        if self._subscribers:
+            view = data() if callable(data) else data
+            change = {"seq": self.seq, "type": kind, "at": iso(self.clock.now()), "data": view}
+            for queue in self._subscribers:
+                queue.put_nowait(change)
         self._changed.set()
         self._changed = asyncio.Event()
         if persist and self.store is not None:
@@ -239,7 +245,7 @@ class Engine:
         if self._indexed_state is self.state:
             for participant in chat.participants:
                 self.index_participant(chat, participant.handle)
-        self.notify("chat.created", self.chat_view(chat))
+        self.notify("chat.created", lambda: self.chat_view(chat))
         self.emit("chat.created", render.chat_created(chat), chat=chat, trace_id=trace_id)
         return chat
 
@@ -329,7 +335,7 @@ class Engine:
         self._recompute_health(chat)
         if chat.line in chat.typing:
             self.set_typing(chat, chat.line, False, trace_id=trace_id)
-        self.notify("message.created", self.message_view(message))
+        self.notify("message.created", lambda: self.message_view(message))
         self.spawn(self._lifecycle(message.id, trace_id))
         return message
 
@@ -343,7 +349,7 @@ class Engine:
         else:
             message.delivery_status, message.read_at = "read", now
         chat = self.state.chats[message.chat_id]
-        self.notify("message.status", self.message_view(message))
+        self.notify("message.status", lambda: self.message_view(message))
         self.emit(f"message.{status}", render.message_event(chat, message), chat=chat, trace_id=trace_id)
 
     async def _lifecycle(self, message_id: str, trace_id: str | None) -> None:
@@ -384,7 +390,7 @@ class Engine:
     def _fail(self, chat: Chat, message: Message, code: int, trace_id: str | None) -> None:
         now = self.clock.now()
         message.delivery_status, message.failed_code, message.updated_at = "failed", code, now
-        self.notify("message.status", self.message_view(message))
+        self.notify("message.status", lambda: self.message_view(message))
         data = {
             "code": code,
             "failed_at": iso(now),
@@ -462,7 +468,7 @@ class Engine:
         chat.updated_at = now
         chat.typing.pop(sender, None)
         self._apply_reply_rules(chat, sender, message.text)
-        self.notify("message.created", self.message_view(message))
+        self.notify("message.created", lambda: self.message_view(message))
         self.emit("message.received", render.message_event(chat, message), chat=chat, trace_id=trace_id)
         return {
             "dropped": False,

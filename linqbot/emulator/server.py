@@ -39,6 +39,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             raise
         code = HTTP_ERROR_CODES.get(exc.status, 1005)
         return error_response(ApiError(exc.status, code, exc.reason), request["trace_id"])
+    except ConnectionResetError:  # aiohttp's ClientConnectionResetError too: nothing is wrong on our side
+        log.info("client disconnected before the answer to %s %s", request.method, request.path)
+        return error_response(ApiError(400, 1003, "Client disconnected mid-request"), request["trace_id"])
     except Exception:
         log.exception("emulator bug while handling %s %s", request.method, request.path)
         return error_response(ApiError(500, 3006, "Internal server error"), request["trace_id"])

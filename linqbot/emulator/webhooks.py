@@ -37,6 +37,13 @@ CURRENT_ONLY_EVENTS = frozenset({"message.edited"})
 HOLD_TIMEOUT = 1.0
 
 
+def _wants(sub: Subscription, event_type: str, line: str | None) -> bool:
+    if not sub.is_active or event_type not in sub.subscribed_events:
+        return False
+    return not sub.phone_numbers or line in sub.phone_numbers
+
+
+@lru_cache(maxsize=256)
 def payload_version(target_url: str) -> str:
     """The payload version pinned by ``?version=`` on the target URL (default: current)."""
     versions = parse_qs(urlparse(target_url).query).get("version", [])
@@ -123,8 +130,15 @@ class WebhookDispatcher:
         self._idle.set()
 
     def emit(self, event_type: str, data: Json, *, line: str | None, trace_id: str | None, chat_id: str | None) -> str:
-        """Queue ``event_type`` for every active subscription that wants it; returns the event id."""
+        """Queue ``event_type`` for every active subscription that wants it; returns the event id.
+
+        The envelope is only built when some subscription wants the event: most status events (``message.sent``,
+        ``message.delivered``) go to nobody.
+        """
         event_id = new_id()
+        targets = [sub for sub in self._subscriptions() if _wants(sub, event_type, line)]
+        if not targets:
+            return event_id
         envelope: Json = {
             "api_version": "v3",
             "webhook_version": CURRENT_VERSION,
@@ -135,11 +149,7 @@ class WebhookDispatcher:
             "partner_id": self.config.partner_id,
             "data": data,
         }
-        for sub in self._subscriptions():
-            if not sub.is_active or event_type not in sub.subscribed_events:
-                continue
-            if sub.phone_numbers and line not in sub.phone_numbers:
-                continue
+        for sub in targets:
             body = envelope
             if payload_version(sub.target_url) == LEGACY_VERSION:
                 if event_type in CURRENT_ONLY_EVENTS:

@@ -20,6 +20,7 @@ from typing import Any, Literal, cast
 import httpx
 import linq
 import pydantic
+from linq._utils import path_template
 from linq.types import (
     AttachmentCreateResponse,
     Chat,
@@ -355,14 +356,14 @@ class LinqClient:
         optout: dict[str, Any] = {"override_optout": True} if call.override_optout else {}
         match call.op:
             case "send_message":
-                chat_id = self._chat_id(call)
-                message = self._stamped(call)
-                return lambda: sdk.chats.messages.send(chat_id, message=message, **optout)
+                path = path_template("/v3/chats/{chat_id}/messages", chat_id=self._chat_id(call))
+                body = {"message": self._stamped(call), **optout}
+                return lambda: sdk.post(path, body=body, cast_to=MessageSendResponse)
             case "create_chat":
                 if not call.from_:
                     raise ValueError("create_chat needs a from_ line")
-                sender, message = call.from_, self._stamped(call)
-                return lambda: sdk.chats.create(from_=sender, to=list(call.to), message=message, **optout)
+                body = {"from": call.from_, "to": list(call.to), "message": self._stamped(call), **optout}
+                return lambda: sdk.post("/v3/chats", body=body, cast_to=ChatCreateResponse)
             case "send_auto":
                 message = self._stamped(call)
                 key = cast(str, call.idempotency_key)
