@@ -1,4 +1,4 @@
-"""The bot tests/durability/test_scale_out_shared.py runs as three processes on one Redis.
+"""The bot tests/durability/test_scale_out.py runs as three processes on one Redis.
 
 Everything shared lives in that Redis (``LINQBOT_INBOX_URL``): the inbox, the safeguards' pair windows (the default
 store of a bot whose inbox is on Redis), scheduled jobs (the scheduler's default store then; only the leading
@@ -8,9 +8,9 @@ pair limit (``SHARED_BOT_PAIR_LIMIT`` per ``SHARED_BOT_PAIR_WINDOW`` seconds) so
 A person's first message also schedules a reminder to them through ``bot.schedule_message``, due 1 s plus 0.4 s per
 unit of the last two digits of their number, so reminders come due before and after the test kills the leader.
 
-Each reply carries how many messages the sender has sent so far, read from the sender's conversation state. The
-handler records message ids rather than adding one: an event whose process was killed after the state write runs
-again elsewhere (at-least-once), and a set of ids counts it once.
+The handler counts its runs per event id in the sender's conversation state, and each reply carries how many of the
+sender's messages have run so far. An event whose process was killed after the state write runs again elsewhere
+(at-least-once): its count says so, and it does not number a message twice.
 """
 
 from __future__ import annotations
@@ -50,11 +50,12 @@ scheduler_of(bot).configure(send_lease=8)
 async def count_and_answer(ctx: StateContext) -> None:
     message_id = ctx.event.event_id
 
-    def remember(state: dict[str, Any]) -> None:
-        state["seen"] = sorted({*state.get("seen", []), message_id})
+    def record_run(state: dict[str, Any]) -> None:
+        runs = state.setdefault("runs", {})
+        runs[message_id] = runs.get(message_id, 0) + 1
 
-    state = await ctx.person_state.update(remember)
-    if len(state["seen"]) == 1 and ctx.sender is not None:
+    runs = (await ctx.person_state.update(record_run))["runs"]
+    if len(runs) == 1 and ctx.sender is not None:
         with contextlib.suppress(ConflictingIdError):  # this event ran before, in a process that was killed
             await scheduler_of(bot).schedule_message(
                 to=ctx.sender,
@@ -62,4 +63,4 @@ async def count_and_answer(ctx: StateContext) -> None:
                 at=timedelta(seconds=1 + 0.4 * int(ctx.sender[-2:])),
                 id=f"reminder-{ctx.sender}",
             )
-    await ctx.reply(f"re: {ctx.text} #{len(state['seen'])}")
+    await ctx.reply(f"re: {ctx.text} #{len(runs)}")
