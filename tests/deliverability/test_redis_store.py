@@ -1,5 +1,5 @@
 """The safeguards' Redis store against a real redis-server: the same answers as the in-memory store, one window for
-every process sharing it (two bots here, three processes in tests/durability/test_scale_out_shared.py), and sends
+every process sharing it (two bots here, three processes in tests/durability/test_scale_out.py), and sends
 held — never sent unpaced — while Redis is down."""
 
 from __future__ import annotations
