@@ -6,7 +6,9 @@ and finally through :func:`call_with_retry` around the SDK call. The SDK's own r
 ``message.idempotency_key`` so our retries cannot double-post.
 
 Requests go over the SDK's aiohttp transport (``linq.DefaultAioHttpClient``), one pool per client: httpx's own
-pool (httpcore over anyio) spent more CPU per request than everything else a send does.
+pool (httpcore over anyio) spent more CPU per request than everything else a send does. Message sends, the hot
+path, call the SDK's typed ``request`` with pre-built options and a body already in wire shape, skipping the SDK's
+per-call parameter transform and options building (see ``tests/outbound/test_wire_shape.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Literal, cast
 import httpx
 import linq
 import pydantic
+from linq._models import FinalRequestOptions
 from linq._utils import path_template
 from linq.types import (
     AttachmentCreateResponse,
@@ -56,6 +59,26 @@ _NOT_REPEATABLE = frozenset({"send_voice_memo"})
 """POSTs that deliver to a person without any idempotency key: a retry after a 5xx could double-send."""
 
 _Request = Callable[[], Awaitable[Any]]
+
+_POST = FinalRequestOptions.construct(method="post", url="/v3", json_data=None)
+"""Built once and copied per send: the SDK's ``post`` builds its options anew on every call, resolving and copying
+every field default (as much CPU as the rest of our part of a send)."""
+
+
+class _Cookies(httpx.Cookies):
+    """httpx's cookie jar, skipping its urllib round trip for answers that set no cookie (Linq's never do)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers:
+            super().extract_cookies(response)
+
+
+class _HTTP(linq.DefaultAioHttpClient):
+    """The SDK's aiohttp-backed HTTP client with the cheaper cookie jar."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._cookies = _Cookies(self._cookies)
 
 
 class _SDK(linq.AsyncLinqAPIV3):
@@ -112,7 +135,7 @@ class LinqClient:
         self.middleware = middleware if middleware is not None else OutboundChain()
         self._sleep = sleep
         self._owns_http = http_client is None
-        self._http = http_client or linq.DefaultAioHttpClient(timeout=timeout)
+        self._http = http_client or _HTTP(timeout=timeout)
         self.sdk: linq.AsyncLinqAPIV3 = _SDK(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout, http_client=self._http
         )
@@ -358,12 +381,12 @@ class LinqClient:
             case "send_message":
                 path = path_template("/v3/chats/{chat_id}/messages", chat_id=self._chat_id(call))
                 body = {"message": self._stamped(call), **optout}
-                return lambda: sdk.post(path, body=body, cast_to=MessageSendResponse)
+                return self._post(path, body, MessageSendResponse)
             case "create_chat":
                 if not call.from_:
                     raise ValueError("create_chat needs a from_ line")
                 body = {"from": call.from_, "to": list(call.to), "message": self._stamped(call), **optout}
-                return lambda: sdk.post("/v3/chats", body=body, cast_to=ChatCreateResponse)
+                return self._post("/v3/chats", body, ChatCreateResponse)
             case "send_auto":
                 message = self._stamped(call)
                 key = cast(str, call.idempotency_key)
@@ -400,6 +423,10 @@ class LinqClient:
             raise ValueError(f"unknown outbound op {call.op!r}")
         method, chat_id = chat_ops[call.op], self._chat_id(call)
         return lambda: method(chat_id, **params)
+
+    def _post(self, path: str, body: dict[str, Any], answer: type[Any]) -> _Request:
+        """A POST through the SDK's typed ``request`` with the body already in wire shape."""
+        return lambda: self.sdk.request(answer, _POST.model_copy(update={"url": path, "json_data": body}))
 
     @staticmethod
     def _chat_id(call: OutboundCall) -> str:
