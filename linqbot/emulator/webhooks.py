@@ -251,8 +251,8 @@ class WebhookDispatcher:
         status: int | None = None
         error: str | None = None
         try:
-            timeout = aiohttp.ClientTimeout(total=self.config.webhook_timeout)
-            async with self._client().post(job.sub.target_url, data=job.body, headers=headers, timeout=timeout) as r:
+            body = job.body.encode()  # bytes: aiohttp's str payload would re-detect its encoding on every attempt
+            async with self._client().post(job.sub.target_url, data=body, headers=headers) as r:
                 status = r.status
                 await r.read()
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
@@ -275,7 +275,7 @@ class WebhookDispatcher:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.webhook_timeout))
         return self._session
 
     async def reset(self) -> None:

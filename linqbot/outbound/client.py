@@ -425,8 +425,12 @@ class LinqClient:
         return lambda: method(chat_id, **params)
 
     def _post(self, path: str, body: dict[str, Any], answer: type[Any]) -> _Request:
-        """A POST through the SDK's typed ``request`` with the body already in wire shape."""
-        return lambda: self.sdk.request(answer, _POST.model_copy(update={"url": path, "json_data": body}))
+        """A POST through the SDK's typed ``request`` with the body already in wire shape.
+
+        The URL is made absolute here: the SDK would parse the relative path and then re-parse it joined to its base.
+        """
+        url = f"{self.sdk.base_url}{path.lstrip('/')}"
+        return lambda: self.sdk.request(answer, _POST.model_copy(update={"url": url, "json_data": body}))
 
     @staticmethod
     def _chat_id(call: OutboundCall) -> str:
