@@ -170,7 +170,7 @@ async def test_three_processes_share_everything_on_redis_and_survive_a_kill(
         f"\nscale-out: {len(set(accepted))} events, {len(accepted) - len(set(accepted))} duplicate deliveries "
         f"accepted, spread {spread} (victim {victim.port}, the scheduler's leader, killed {killed_after:.1f} s in, "
         f"at round {KILL_AT_ROUND} of {MESSAGES}); replies={sum(texts.values()) - len(reminders)}, "
-        f"doubled={sum(n - 1 for n in texts.values())}, events run again after the kill={rerun}; "
+        f"doubled={sum(n - 1 for n in texts.values())}, events that ran twice={rerun}; "
         f"reminders={len(reminders)} ({len(reminders) - after_kill} before the kill, {after_kill} after, by the "
         f"successor); most sends to one person within {PAIR_WINDOW} s: {busiest} (limit {PAIR_LIMIT}); wall={wall:.1f}s"
     )
