@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import re
 import statistics
 import time
@@ -322,6 +323,11 @@ class Figures:
     def exactly_once(self) -> bool:
         return all(run.exactly_once for run in self.runs)
 
+    def cores_at(self, rate: float) -> tuple[float, float]:
+        """Cores the bot and the emulator (with the driver) keep busy at ``rate`` events/s, from median CPU/event:
+        whether a rate is reachable at all on this machine, whatever the latency."""
+        return statistics.median(self.cpu_us) * rate / 1e6, statistics.median(self.emulator_cpu_us) * rate / 1e6
+
     @property
     def all_accepted(self) -> bool:
         return all(set(run.statuses) <= {200} for run in self.runs)
@@ -400,6 +406,12 @@ def render(result: EndToEndResult) -> str:
             f"| {statistics.median(f.emulator_cpu_us):,.0f} |"
         )
     lines.append("")
+    for f in result.figures:
+        bot_cores, emulator_cores = f.cores_at(result.rate)
+        lines.append(
+            f"- {f.name}: CPU needed at {result.rate:.0f}/s: bot {bot_cores:.2f} + emulator and driver "
+            f"{emulator_cores:.2f} = {bot_cores + emulator_cores:.2f} cores (this machine: {os.cpu_count()})"
+        )
     for f in result.figures:
         if f.name == FLOOR:
             continue
