@@ -53,6 +53,9 @@ class Context:
             self.text = ""
             self.sender = _sender_of(event)
             self.is_group = _is_group_chat(event)
+        self.text_folded = self.text.casefold()
+        """``text`` case-folded once per event for the case-insensitive filters; a middleware rewriting ``text`` sets it
+        too."""
         self.match: re.Match[str] | None = None
         """The regex match, when a ``regex=`` filter selected this handler."""
         self.handler: Handler | None = None

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from linqbot.dispatch.filters import all_of
+from linqbot.dispatch.filters import all_of, all_of_async
 from linqbot.dispatch.middleware import Next, compose
 from linqbot.dispatch.router import ErrorHandlerFn, Handler, ReconciledGate, Router, is_late
 from linqbot.observability.logs import current_event
@@ -38,16 +38,17 @@ UNHANDLED: Any = _Unhandled()
 
 
 Check = Callable[["Context"], Any]
-Route = tuple[Check, tuple[Check, ...], bool, Handler, Next["Context"]]
-"""A handler's sync filters fused into one call, its async filters, whether it has a ``regex=`` filter (so
-``ctx.match`` is its own), the handler, and its callback wrapped in the inner middleware."""
+Route = tuple[Check, Check | None, bool, Handler, Next["Context"]]
+"""A handler's sync filters fused into one call, its async filters fused into one awaitable call (None: none), whether
+it has a ``regex=`` filter (so ``ctx.match`` is its own), the handler, and its callback wrapped in the inner
+middleware."""
 
 
 def _route_for(handler: Handler, run: Next[Context]) -> Route:
     sync = [flt.check for flt in handler.filters if not flt.is_async and not isinstance(flt.check, ReconciledGate)]
-    pending = tuple(flt.check for flt in handler.filters if flt.is_async)
+    pending = [flt.check for flt in handler.filters if flt.is_async]
     sets_match = any(flt.sets_match for flt in handler.filters)
-    return all_of(sync) if sync else _always, pending, sets_match, handler, run
+    return all_of(sync) if sync else _always, all_of_async(pending) if pending else None, sets_match, handler, run
 
 
 def _always(ctx: Context) -> bool:
@@ -120,7 +121,7 @@ class Dispatcher:
         for check, pending, sets_match, handler, run in routes.get(ctx.event.event_type, ()):
             if not check(ctx):
                 continue
-            if pending and not await _all_pass(pending, ctx):
+            if pending is not None and not await pending(ctx):
                 continue
             if not sets_match:
                 ctx.match = None  # a regex of a handler that did not match may have left one
@@ -154,10 +155,3 @@ class Dispatcher:
             ctx.event.event_id,
             exc_info=exc,
         )
-
-
-async def _all_pass(checks: tuple[Check, ...], ctx: Context) -> bool:
-    for check in checks:
-        if not await check(ctx):
-            return False
-    return True

@@ -48,7 +48,7 @@ def _strings(value: str | Iterable[str], name: str) -> tuple[str, ...]:
 def text_equals(value: str | Iterable[str]) -> Predicate:
     """The whole message, trimmed, equals one of the values (case-insensitive)."""
     wanted = frozenset(v.strip().casefold() for v in _strings(value, "text"))
-    return lambda ctx: ctx.text.strip().casefold() in wanted
+    return lambda ctx: ctx.text_folded.strip() in wanted
 
 
 def contains(value: str | Iterable[str]) -> Predicate:
@@ -56,10 +56,10 @@ def contains(value: str | Iterable[str]) -> Predicate:
     needles = tuple(v.casefold() for v in _strings(value, "contains"))
     if len(needles) == 1:
         needle = needles[0]
-        return lambda ctx: needle in ctx.text.casefold()
+        return lambda ctx: needle in ctx.text_folded
 
     def check(ctx: Context) -> bool:
-        text = ctx.text.casefold()
+        text = ctx.text_folded
         for needle in needles:
             if needle in text:
                 return True
@@ -71,7 +71,7 @@ def contains(value: str | Iterable[str]) -> Predicate:
 def startswith(value: str | Iterable[str]) -> Predicate:
     """The trimmed message starts with one of the values (case-insensitive)."""
     prefixes = tuple(v.casefold() for v in _strings(value, "startswith"))
-    return lambda ctx: ctx.text.lstrip().casefold().startswith(prefixes)
+    return lambda ctx: ctx.text_folded.lstrip().startswith(prefixes)
 
 
 def regex(pattern: str | re.Pattern[str]) -> Predicate:
@@ -151,6 +151,20 @@ def all_of(checks: Sequence[Predicate]) -> Callable[[Context], Any]:
 
     def check(ctx: Context) -> bool:
         return all(c(ctx) for c in checks)
+
+    return check
+
+
+def all_of_async(checks: Sequence[Predicate]) -> Callable[[Context], Awaitable[Any]]:
+    """One awaitable predicate that passes when every one of ``checks`` (all async) does, awaited in order."""
+    if len(checks) == 1:
+        return checks[0]  # type: ignore[return-value]
+
+    async def check(ctx: Context) -> bool:
+        for one in checks:
+            if not await one(ctx):  # type: ignore[misc]
+                return False
+        return True
 
     return check
 

@@ -63,7 +63,8 @@ class InvalidPayload(ValueError):
 def parse_event(raw: bytes | str) -> Event:
     """Parse a webhook body into the `Event` subclass registered for its ``event_type``."""
     try:
-        body = from_json(raw)
+        # Keys repeat on every webhook (cached: hashed once); values (ids, times, text) are mostly new, so not cached.
+        body = from_json(raw, cache_strings="keys")
     except ValueError as exc:
         raise InvalidPayload(f"body is not JSON: {exc}") from None
     if not isinstance(body, dict):
