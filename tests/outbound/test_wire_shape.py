@@ -54,3 +54,17 @@ async def test_create_chat_body_is_what_the_sdk_transform_gives(
         chat_create_params.ChatCreateParams,
     )
     assert sent == sdk_body
+
+
+async def test_a_cookie_linq_sets_is_still_kept_and_sent_back(client: LinqClient, linq_server: FakeLinq) -> None:
+    """The cookie jar only skips answers without Set-Cookie; one that sets a cookie is honoured as httpx would."""
+    path = f"/v3/chats/{CHAT_ID}/messages"
+    answer = linq_server.bodies[("POST", path)]
+    linq_server.script("POST", path, (200, answer, {"Set-Cookie": "lb=node-7; Path=/"}))
+
+    await client.send_message(CHAT_ID, build_message("one"))
+    await client.send_message(CHAT_ID, build_message("two"))
+
+    first, second = linq_server.hits_to(path)
+    assert "Cookie" not in first.headers
+    assert second.headers["Cookie"] == "lb=node-7"
