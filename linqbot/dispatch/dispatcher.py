@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from linqbot.dispatch.filters import all_of, all_of_async
 from linqbot.dispatch.middleware import Next, compose
-from linqbot.dispatch.router import ErrorHandlerFn, Handler, ReconciledGate, Router, is_late
+from linqbot.dispatch.router import ErrorHandlerFn, Handler, ReconciledGate, Router
 from linqbot.observability.logs import current_event
 
 if TYPE_CHECKING:
@@ -117,7 +117,9 @@ class Dispatcher:
             current_event.reset(logged)
 
     async def _route(self, ctx: Context) -> Any:
-        routes = self._late_routes if is_late(ctx) else self._routes
+        message = ctx.message  # `is_late`, inline: this runs for every event
+        late = message is not None and message.reconciled_at is not None
+        routes = self._late_routes if late else self._routes
         for check, pending, sets_match, handler, run in routes.get(ctx.event.event_type, ()):
             if not check(ctx):
                 continue

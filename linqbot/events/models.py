@@ -206,7 +206,11 @@ class Message(LinqModel):
     @property
     def text(self) -> str:
         """All text parts joined by newlines; "" for media-only or zero-retention messages."""
-        return "\n".join([part.value for part in self.parts if isinstance(part, TextPart)])
+        parts = self.parts
+        if len(parts) == 1:  # the common case, without building a list: Context reads this for every message
+            only = parts[0]
+            return only.value if isinstance(only, TextPart) else ""
+        return "\n".join([part.value for part in parts if isinstance(part, TextPart)])
 
     @property
     def media(self) -> list[MediaPart]:
