@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import statistics
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from linqbot import Bot, Context, Safeguards
 from linqbot.events import Event, parse_event
-from linqbot.inbox import Inbox, MemoryStore, StoredEvent, store_from_url
+from linqbot.inbox import Inbox, InboxUnavailable, MemoryStore, StoredEvent, store_from_url
 from linqbot.inbox.sqlite import SQLiteStore
 from linqbot.testing import simulate
 from tests.conftest import load_fixture, signed_headers, with_event_id
@@ -90,6 +91,33 @@ async def test_dedup_outlives_linqs_retry_window_then_is_pruned(kind: str, tmp_p
     assert await store.prune() == 1
     assert await store.add(event), "forgotten after the retention window"
     await store.close()
+
+
+async def test_a_failed_commit_answers_unavailable_and_keeps_its_done_marks_for_the_next(tmp_path: Path) -> None:
+    """Done marks are not awaited: when their commit fails they must be written by the next one, not dropped."""
+    path = tmp_path / "inbox.db"
+    store = SQLiteStore(path)
+    await store.open()
+    first = StoredEvent("evt-1", "chat", b"{}")
+    assert await store.add(first)
+    blocker = sqlite3.connect(path, isolation_level=None, timeout=0)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the file: the next commit fails ("database is locked")
+    try:
+        await store.finish(first)
+        with pytest.raises(InboxUnavailable):
+            await store.add(StoredEvent("evt-2", "chat", b"{}"))
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert await store.add(StoredEvent("evt-2", "chat", b"{}")), "the refused accept was not stored"
+    await store.close()
+
+    reopened = SQLiteStore(path)
+    await reopened.open()
+    head = await reopened.head("chat")
+    assert head is not None and head.event_id == "evt-2", "evt-1's done mark reached the file with the next commit"
+    assert not await reopened.add(first), "evt-1 is still remembered"
+    await reopened.close()
 
 
 def test_inbox_urls_are_checked_with_clear_errors(tmp_path: Path) -> None:
