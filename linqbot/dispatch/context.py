@@ -46,14 +46,15 @@ class Context:
         # email) of the message sender, reactor, typist or participant; ``is_group``: whether the chat is a group.
         # Filters read them for every handler they try, so they are plain attributes, settled once per event.
         if message is not None:
-            self.text: str = message.text
+            text = message.text
             self.sender: str | None = message.sender_handle
             self.is_group: bool = message.chat.is_group
         else:
-            self.text = ""
+            text = ""
             self.sender = _sender_of(event)
             self.is_group = _is_group_chat(event)
-        self.text_folded = self.text.casefold()
+        self.text: str = text
+        self.text_folded = text.casefold()
         """``text`` case-folded once per event for the case-insensitive filters; a middleware rewriting ``text`` sets it
         too."""
         self.match: re.Match[str] | None = None
