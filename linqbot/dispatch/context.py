@@ -42,9 +42,9 @@ class Context:
         message: Message | None = getattr(event, "message", None)
         self.message = message
         """The message, for message events (``None`` otherwise)."""
-        # ``text``: the message text ("" when there is none); ``sender``: who caused the event, the handle (E.164 or
-        # email) of the message sender, reactor, typist or participant; ``is_group``: whether the chat is a group.
-        # Filters read them for every handler they try, so they are plain attributes, settled once per event.
+        # ``sender``: who caused the event, the handle (E.164 or email) of the message sender, reactor, typist or
+        # participant; ``is_group``: whether the chat is a group. Filters read them and the text for every handler they
+        # try, so they are settled once per event.
         if message is not None:
             text = message.text
             self.sender: str | None = message.sender_handle
@@ -53,10 +53,9 @@ class Context:
             text = ""
             self.sender = _sender_of(event)
             self.is_group = _is_group_chat(event)
-        self.text: str = text
+        self._text = text
         self.text_folded = text.casefold()
-        """``text`` case-folded once per event for the case-insensitive filters; a middleware rewriting ``text`` sets it
-        too."""
+        """``text`` case-folded once per event, for the case-insensitive filters (kept in step when ``text`` is set)."""
         self.match: re.Match[str] | None = None
         """The regex match, when a ``regex=`` filter selected this handler."""
         self.handler: Handler | None = None
@@ -70,6 +69,17 @@ class Context:
         return f"<Context {self.event.event_type} {self.event.event_id}>"
 
     # -- shortcuts ---------------------------------------------------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        """The message text ("" when there is none)."""
+        return self._text
+
+    @text.setter
+    def text(self, value: str) -> None:
+        # A middleware that rewrites the text (strips a prefix, translates) must be seen by every text filter after it.
+        self._text = value
+        self.text_folded = value.casefold()
 
     @property
     def chat_id(self) -> str | None:

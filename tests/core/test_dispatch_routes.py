@@ -80,3 +80,20 @@ async def test_text_filters_ignore_case_and_surrounding_space() -> None:
     for text in ("  STRASSE ", "  Order #1", "please CANCEL it", "nothing"):
         await bot.process(message_event(text))
     assert seen == [("exact", "  STRASSE "), ("prefix", "  Order #1"), ("contains", "please CANCEL it")]
+
+
+async def test_a_middleware_rewriting_the_text_is_seen_by_the_text_filters() -> None:
+    bot, seen = Bot(env_file=None), []
+
+    @bot.outer_middleware
+    async def drop_wake_word(ctx: Context, call_next: Any) -> Any:
+        if ctx.text.lower().startswith("bot, "):
+            ctx.text = ctx.text[len("bot, ") :]
+        return await call_next(ctx)
+
+    @bot.on_message(text="WEATHER")
+    async def weather(ctx: Context) -> None:
+        seen.append(ctx.text)
+
+    await bot.process(message_event("Bot, Weather"))
+    assert seen == ["Weather"]
