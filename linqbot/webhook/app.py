@@ -13,7 +13,8 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from linqbot.events import InvalidPayload, parse_event
 from linqbot.inbox import InboxUnavailable
@@ -31,6 +32,10 @@ def _error(status: int, code: str, reason: str) -> web.Response:
     return web.json_response({"error": code, "reason": reason}, status=status)
 
 
+_JSON_HEADERS = CIMultiDictProxy(CIMultiDict({hdrs.CONTENT_TYPE: "application/json"}))
+"""Passed as is to every 200: ``content_type=`` re-parses the media type per response."""
+
+
 @functools.cache
 def _accepted_body(status: str) -> bytes:
     """The 200 answer for each ingest status, encoded once: JSON-encoding it per request cost as much as the
@@ -38,10 +43,13 @@ def _accepted_body(status: str) -> bytes:
     return json.dumps({"ok": True, "status": status}).encode()
 
 
-async def _read_limited(request: web.Request, limit: int) -> bytes | None:
-    """The body, or None as soon as it grows past ``limit`` (the rest is never buffered)."""
-    if request.content_length is not None:  # already checked against the limit: one read, no chunk loop
-        return await request.content.readexactly(request.content_length) if request.content_length else b""
+async def _read_limited(request: web.Request, declared: int | None, limit: int) -> bytes | None:
+    """The body, or None as soon as it grows past ``limit`` (the rest is never buffered).
+
+    ``declared`` is the Content-Length, already checked against the limit (one read, no chunk loop); aiohttp parses
+    the header again on every access, so the caller reads it once."""
+    if declared is not None:
+        return await request.content.readexactly(declared) if declared else b""
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(64 * 1024):
@@ -57,9 +65,10 @@ async def receive_webhook(request: web.Request) -> web.Response:
     if bot.closing:
         return _error(503, "shutting_down", "the bot is restarting; retry later")
     limit = bot.body_limit
-    if request.content_length is not None and request.content_length > limit:
+    declared = request.content_length
+    if declared is not None and declared > limit:
         return _error(413, "too_large", f"body exceeds {limit} bytes")
-    body = await _read_limited(request, limit)
+    body = await _read_limited(request, declared, limit)
     if body is None:
         return _error(413, "too_large", f"body exceeds {limit} bytes")
     try:
@@ -78,7 +87,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
         log.warning("could not store event %s, Linq will redeliver it: %s", event.event_id, exc)
         return _error(503, "inbox_unavailable", "the bot cannot store events right now; retry later")
     bot.metrics.webhook(event.event_type, status)
-    return web.Response(body=_accepted_body(status), content_type="application/json")
+    return web.Response(body=_accepted_body(status), headers=_JSON_HEADERS)
 
 
 async def healthz(request: web.Request) -> web.Response:
