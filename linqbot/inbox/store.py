@@ -150,10 +150,11 @@ class MemoryStore(InboxStore):
         """Record the id and queue the event in memory; False for a redelivery."""
         now = self.clock()
         seen_at = self._seen.get(event.event_id)
-        if seen_at is not None and now - seen_at < self.retention:
-            return False
+        if seen_at is not None:
+            if now - seen_at < self.retention:
+                return False
+            self._seen.move_to_end(event.event_id)  # a new id is inserted last already; an expired one is moved
         self._seen[event.event_id] = now
-        self._seen.move_to_end(event.event_id)
         self._forget_old(now)
         self._enqueue(event)
         return True
