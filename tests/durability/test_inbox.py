@@ -93,6 +93,27 @@ async def test_dedup_outlives_linqs_retry_window_then_is_pruned(kind: str, tmp_p
     await store.close()
 
 
+async def test_memory_dedup_takes_an_id_again_once_its_window_ran_out_even_before_it_was_pruned() -> None:
+    clock = Clock()
+    store = MemoryStore(retention=100, clock=clock)
+    await store.open()
+    first, second = StoredEvent("evt-1", "chat", b"{}"), StoredEvent("evt-2", "chat", b"{}")
+    assert await store.add(first)
+    await store.finish(first)
+    clock.now += 50
+    assert await store.add(second)
+    await store.finish(second)
+    clock.now += 60  # evt-1's window ran out, nothing pruned it yet; evt-2's has 40 s left
+    assert await store.add(first), "a delivery after the window is a new one"
+    await store.finish(first)
+    assert not await store.add(second)
+    clock.now += 50  # evt-2's window ran out; evt-1's second window has 50 s left
+    assert await store.add(second)
+    await store.finish(second)
+    assert not await store.add(first), "evt-1 is remembered for a whole window from its second arrival"
+    await store.close()
+
+
 async def test_a_failed_commit_answers_unavailable_and_keeps_its_done_marks_for_the_next(tmp_path: Path) -> None:
     """Done marks are not awaited: when their commit fails they must be written by the next one, not dropped."""
     path = tmp_path / "inbox.db"
