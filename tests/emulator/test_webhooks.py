@@ -180,17 +180,27 @@ class GatedReceiver:
         self.arrived: list[tuple[str, str]] = []
         """(chat id, text) in arrival order."""
         self.url = ""
+        self._arrival = asyncio.Event()
 
     async def handle(self, request: web.Request) -> web.Response:
         data = (await request.json())["data"]
         chat_id = data["chat"]["id"]
         self.arrived.append((chat_id, data["parts"][0]["value"]))
+        self._arrival.set()
         if chat_id == self.held_chat:
             await self.release.wait()
         return web.Response()
 
     def texts(self) -> list[str]:
         return [text for _, text in self.arrived]
+
+    async def wait_for(self, count: int, timeout: float = 5.0) -> None:
+        """Until ``count`` deliveries arrived. An arrival held here is no change the emulator could wake on, and its
+        delivery times out after the emulator's own 5 s: waiting through ``emu.wait_for`` raced that timeout."""
+        async with asyncio.timeout(timeout):
+            while len(self.arrived) < count:
+                self._arrival.clear()
+                await self._arrival.wait()
 
 
 @contextlib.asynccontextmanager
@@ -217,7 +227,7 @@ async def test_a_slow_chat_does_not_hold_up_other_chats_and_each_chat_stays_in_o
         await emu.inbound(PERSON, "slow 2")
         for n in range(3):
             await emu.inbound(OTHER, f"other {n}")
-        await emu.wait_for(lambda: len(receiver.arrived) == 4)
+        await receiver.wait_for(4)
         assert sorted(receiver.texts()) == ["other 0", "other 1", "other 2", "slow 1"]  # "slow 2" waits for "slow 1"
         assert [text for text in receiver.texts() if text.startswith("other")] == ["other 0", "other 1", "other 2"]
         receiver.release.set()
@@ -234,7 +244,7 @@ async def test_concurrency_one_delivers_strictly_in_emission_order() -> None:
             await subscribe(client, receiver.url, ["message.received"])
             await emu.inbound(PERSON, "slow 1")
             await emu.inbound(OTHER, "other 0")
-            await emu.wait_for(lambda: receiver.arrived)
+            await receiver.wait_for(1)
             assert emu.engine.webhooks.in_flight == 2  # "other 0" is queued behind the held delivery
             assert receiver.texts() == ["slow 1"]
             receiver.release.set()
