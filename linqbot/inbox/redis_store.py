@@ -34,6 +34,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from linqbot.inbox.store import DEFAULT_RETENTION, Clock, InboxStore, InboxUnavailable, Leadership, StoredEvent
+from linqbot.redis_client import connect
 
 log = logging.getLogger("linqbot.inbox")
 
@@ -41,8 +42,6 @@ T = TypeVar("T")
 
 DEFAULT_LOCK_TTL = 10.0
 DEFAULT_PREFIX = "linqbot:{inbox}:"
-MAX_CONNECTIONS = 100
-"""Connections per process; further calls queue for one (each call holds one for a single round trip)."""
 
 _ADD = """
 if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then return 0 end
@@ -295,12 +294,7 @@ class RedisStore(InboxStore):
         self.lock_ttl = lock_ttl
         self.prefix = prefix
         self.owner = uuid.uuid4().hex
-        # Blocking: with more lanes and webhooks in flight than connections, a call waits for a free one instead of
-        # failing with "Too many connections" (which turned a busy process's webhooks into 503s).
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=MAX_CONNECTIONS, socket_timeout=5, socket_connect_timeout=2
-        )
-        self.client: aioredis.Redis = aioredis.Redis.from_pool(pool)
+        self.client: aioredis.Redis = connect(url)
         self._retention_ms = int(retention * 1000)
         self._lock_ttl_ms = int(lock_ttl * 1000)
         self._add = self.client.register_script(_ADD)

@@ -27,6 +27,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from linqbot.middleware.store import SafeguardStoreUnavailable
+from linqbot.redis_client import connect
 
 T = TypeVar("T")
 
@@ -63,7 +64,6 @@ return 1
 
 
 DEFAULT_PATIENCE = 30.0
-MAX_CONNECTIONS = 100
 FIRST_BACKOFF, MAX_BACKOFF = 0.05, 2.0
 
 
@@ -77,11 +77,7 @@ class RedisSafeguardStore:
         self.prefix = prefix
         self.patience = patience
         """Seconds a call keeps retrying an unreachable Redis before raising `SafeguardStoreUnavailable`."""
-        # Blocking: sends in flight beyond the pool's size wait for a connection rather than fail and back off.
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=MAX_CONNECTIONS, socket_timeout=5, socket_connect_timeout=2, decode_responses=True
-        )
-        self.client: aioredis.Redis = aioredis.Redis.from_pool(pool)
+        self.client: aioredis.Redis = connect(url, decode_responses=True)
         self._acquire = self.client.register_script(_ACQUIRE)
         self._hit = self.client.register_script(_HIT)
         self._release = self.client.register_script(_RELEASE)
