@@ -4,6 +4,11 @@ The pair limit is per (line, recipient) and opt-outs are per person, but ``send_
 directory maps a chat to its line and participants (from webhooks seen, else one ``GET /v3/chats/{id}``, cached).
 Shared facts (health, unanswered counts, reputation, which chat a line has with which people) live in the
 `SafeguardStore`; the chat map is a local cache.
+
+The shared (line, people) → chat map holds one key per conversation, so it is given a lifetime: ``CHAT_MAP_TTL``
+after the chat was last in use (a webhook from it, a send to its people) it is forgotten, and a send to those
+people counts as a new conversation again. A chat's health is stored only while it is not HEALTHY (the default),
+so most chats leave no health key at all.
 """
 
 from __future__ import annotations
@@ -25,6 +30,13 @@ log = logging.getLogger("linqbot.safeguards")
 
 HEALTHY, AT_RISK, CRITICAL, OPTED_OUT = "HEALTHY", "AT_RISK", "CRITICAL", "OPTED_OUT"
 _TARGET = "linqbot.safeguards.target"
+
+CHAT_MAP_TTL = 30 * 86_400.0
+"""Seconds the shared chat map remembers a chat after its last use: a month of silence ends a conversation as far
+as the new-conversation budget is concerned."""
+CHAT_MAP_RESTAMP = 86_400.0
+"""A process renews a chat's lifetime at most this often, so a busy chat costs one store write a day, not one per
+message; a process's own cache of the map is trusted for as long."""
 
 
 def _chat_of(line: str, handles: tuple[str, ...]) -> str:
@@ -93,7 +105,8 @@ class Directory:
         self.store = store
         self.clock = clock
         self._chats: dict[str, ChatInfo] = {}
-        self._by_members: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._by_members: dict[tuple[str, tuple[str, ...]], tuple[str, float]] = {}
+        """(line, people) → (chat id, when this process last renewed its lifetime in the store)."""
         self._lookups: dict[str, asyncio.Future[ChatInfo | None]] = {}
         self._health_changed = asyncio.Event()
 
@@ -109,19 +122,29 @@ class Directory:
             info = ChatInfo(info.chat_id, info.line or known.line, known.handles, info.is_group, info.service)
         self._chats[info.chat_id] = info
         if info.handles and info.line:
-            members = (info.line, tuple(sorted(info.handles)))
-            if self._by_members.get(members) != info.chat_id:
-                self._by_members[members] = info.chat_id
-                await self.store.set(_chat_of(*members), info.chat_id)
+            await self._map((info.line, tuple(sorted(info.handles))), info.chat_id)
+
+    async def _map(self, members: tuple[str, tuple[str, ...]], chat_id: str) -> None:
+        """Record (or renew) the chat ``members`` share for ``CHAT_MAP_TTL``, at most once a ``CHAT_MAP_RESTAMP``."""
+        now = self.clock.now()
+        known = self._by_members.get(members)
+        if known is not None and known[0] == chat_id and now - known[1] < CHAT_MAP_RESTAMP:
+            return
+        self._by_members[members] = (chat_id, now)
+        await self.store.set(_chat_of(*members), chat_id, ttl=CHAT_MAP_TTL)
 
     async def _chat_with(self, line: str, handles: tuple[str, ...]) -> str | None:
         """The chat this line has with exactly ``handles``, as learned by any process sharing the store: a process
         that never saw the person's webhooks must not take a send to them for a brand-new conversation."""
-        chat_id = self._by_members.get((line, handles))
+        members = (line, handles)
+        known = self._by_members.get(members)
+        if known is not None and self.clock.now() - known[1] < CHAT_MAP_RESTAMP:
+            return known[0]
+        chat_id = await self.store.get(_chat_of(line, handles))
         if chat_id is None:
-            chat_id = await self.store.get(_chat_of(line, handles))
-            if chat_id is not None:
-                self._by_members[(line, handles)] = chat_id
+            self._by_members.pop(members, None)  # forgotten by every process: its lifetime ran out
+            return None
+        await self._map(members, chat_id)  # a send to them is a use
         return chat_id
 
     def cached(self, chat_id: str) -> ChatInfo | None:
@@ -210,11 +233,15 @@ class Directory:
         return await self.store.get(f"health:{chat_id}") or HEALTHY
 
     async def set_health(self, chat_id: str, status: str | None) -> None:
+        """Record Linq's latest score; HEALTHY is stored as no key, so only chats with a problem keep one."""
         if not status:
             return
         status = status.upper()
-        if await self.store.get(f"health:{chat_id}") != status:
-            await self.store.set(f"health:{chat_id}", status)
+        if await self.health(chat_id) != status:
+            if status == HEALTHY:
+                await self.store.delete(f"health:{chat_id}")
+            else:
+                await self.store.set(f"health:{chat_id}", status)
             log.info("chat %s health is now %s", chat_id, status)
             self._health_changed.set()
             self._health_changed = asyncio.Event()

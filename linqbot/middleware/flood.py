@@ -49,7 +49,8 @@ class FloodControl:
             return await call_next(ctx)
         settings, store = self.settings, self.directory.store
         written = written_at(ctx.event) or self.directory.clock.now()
-        count = await store.hit(f"flood:{sender}", settings.per_seconds, written)
+        message_id = ctx.message.id if ctx.message is not None else ctx.event.event_id
+        count = await store.hit(f"flood:{sender}", message_id, settings.per_seconds, written)  # a re-run counts once
         if count <= settings.max_messages:
             return await call_next(ctx)
         self.directory.bot.metrics.gate("flood_control", "dropped")

@@ -60,8 +60,8 @@ class SafeguardRuntime:
     def __init__(self, bot: Bot, settings: Safeguards) -> None:
         self.bot = bot
         self.settings = settings
-        self.store: SafeguardStore = settings.store if settings.store is not None else MemoryStore()
         self.clock: Clock = settings.clock if settings.clock is not None else SystemClock()
+        self.store: SafeguardStore = settings.store if settings.store is not None else MemoryStore(self.clock)
         self.directory = Directory(bot, self.store, self.clock)
         self.health = HealthGate(settings.health, self.directory) if settings.health else None
         self.opt_out = OptOutGuard(settings.opt_out or OptOut(), self.directory)

@@ -9,6 +9,9 @@
 * A slot is taken when a send is let through, but Linq counts the request when it arrives: a send that takes longer
   to get there than a later one (a bubble's typing pause, a slow connection) would put that later one inside Linq's
   window. Each slot is therefore held ``pair_margin`` seconds longer than Linq's window.
+* The budgets count a message once, as Linq does: a send is counted by its idempotency key, so re-running it with
+  the same key (its event re-run after a crash; Linq deduplicates the send) does not spend the budget again. Pair
+  slots are taken per attempt: every request reaching Linq counts against its rate limit.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -90,7 +94,7 @@ class Pacer:
         target = await self.directory.target(call)
         keys = self._pair_keys(target)
         async with self._locks.hold(keys):
-            taken = await self._spend_budgets(target)
+            taken = await self._spend_budgets(target, _message_member(call))
             for key in keys:
                 taken.append((key, await self._reserve(key)))
             try:
@@ -104,54 +108,64 @@ class Pacer:
                     await self._give_back(taken)  # refused before queueing: nothing was sent
                 raise
 
-    async def _give_back(self, taken: list[tuple[str, float]]) -> None:
-        for key, stamp in taken:
-            await self.directory.store.release(key, stamp)
+    async def _give_back(self, taken: list[tuple[str, str]]) -> None:
+        for key, member in taken:
+            await self.directory.store.release(key, member)
 
     def _pair_keys(self, target: Target) -> list[str]:
         recipients = target.handles or (target.chat_id or "unknown",)
         return [f"pair:{target.line}:{recipient}" for recipient in recipients]
 
-    async def _spend_budgets(self, target: Target) -> list[tuple[str, float]]:
+    async def _spend_budgets(self, target: Target, member: str) -> list[tuple[str, str]]:
+        """Count the message against the line's budgets; returns what this call counted (a repeat counts nothing)."""
         settings, store, now = self.settings, self.directory.store, self.directory.clock.now()
-        taken: list[tuple[str, float]] = []
+        taken: list[tuple[str, str]] = []
         if settings.daily_budget is not None:
-            wait = await store.acquire(budget_key(target.line), settings.daily_budget, DAY, now)
+            wait = await store.acquire(budget_key(target.line), member, settings.daily_budget, DAY, now)
             if wait:
                 raise DailyBudgetExhausted(
                     f"line {target.line} used its budget of {settings.daily_budget} messages in 24 h",
                     retry_at=now + wait,
                 )
-            taken.append((budget_key(target.line), now))
+            if wait is not None:
+                taken.append((budget_key(target.line), member))
         if target.is_new_chat:
             limit = settings.new_chats_per_day
             if await self.directory.line_reputation(target.line) == AT_RISK:
                 limit = settings.new_chats_per_day_at_risk
             if limit is not None:
-                wait = await store.acquire(f"new_chats:{target.line}", limit, DAY, now)
+                wait = await store.acquire(f"new_chats:{target.line}", member, limit, DAY, now)
                 if wait:
                     await self._give_back(taken)
                     raise NewChatBudgetExhausted(
                         f"line {target.line} opened {limit} new conversations in 24 h", retry_at=now + wait
                     )
-                taken.append((f"new_chats:{target.line}", now))
+                if wait is not None:
+                    taken.append((f"new_chats:{target.line}", member))
         return taken
 
-    async def _reserve(self, key: str) -> float:
-        """Wait until ``key`` has room, then take a slot (the pair lock keeps the order of waiting sends)."""
+    async def _reserve(self, key: str) -> str:
+        """Wait until ``key`` has room, then take a slot (the pair lock keeps the order of waiting sends); returns
+        the slot's member, for a give-back."""
         settings, clock, store = self.settings, self.directory.clock, self.directory.store
         window = settings.pair_window + settings.pair_margin
         paused = float(await store.get(f"paused:{key}") or 0.0)
         if paused > clock.now():
             await clock.sleep(paused - clock.now())
-        while wait := await store.acquire(key, settings.per_pair, window, clock.now()):
+        slot = uuid.uuid4().hex  # None below means a retried acquire found this very slot taken
+        while wait := await store.acquire(key, slot, settings.per_pair, window, clock.now()):
             self.directory.bot.metrics.gate("pacing", "delayed")
             log.debug("pacing %s: waiting %.1f s", mask_handle(key.rsplit(":", 1)[-1]), wait)
             await clock.sleep(wait)
-        return clock.now()
+        return slot
 
     async def _pause(self, keys: list[str], seconds: float) -> None:
         until = self.directory.clock.now() + seconds
         for key in keys:
             await self.directory.store.set(f"paused:{key}", repr(until))
         log.warning("Linq rate-limited a pair; pausing it for %.0f s (other chats continue)", seconds)
+
+
+def _message_member(call: OutboundCall) -> str:
+    """What the budgets count this send as: its idempotency key, or (a send that has none) this attempt alone."""
+    return f"out:{call.idempotency_key or uuid.uuid4().hex}"

@@ -3,10 +3,12 @@
 A bot whose inbox is on Redis uses it by default (see `install_safeguards`): three processes behind a load balancer
 then share one 30-per-60 s window per (line, recipient) instead of granting 30 each.
 
-* Sliding windows are sorted sets (score = the hit's timestamp, member unique per hit); ``acquire`` and ``hit`` prune
-  and count in one Lua script, so two processes can never both take the last slot. A window key expires one window
-  after its last hit (the store assumes the safeguards' clock is wall time, as `SystemClock` is).
-* Values (opt-outs, health, pauses) are plain strings that never expire, as in `MemoryStore`.
+* Sliding windows are sorted sets (score = the hit's timestamp, member = what the hit counts: a message id, an
+  idempotency key), so a repeat of the same member adds nothing. ``acquire`` and ``hit`` prune, check and count in
+  one Lua script, so two processes can never both take the last slot nor both count one message. A window key
+  expires one window after its last hit (the store assumes the safeguards' clock is wall time, as `SystemClock` is).
+* Values (opt-outs, health, pauses) are plain strings that never expire unless set with a ``ttl``, as in
+  `MemoryStore`.
 
 Redis unreachable: a call retries with backoff for up to ``patience`` seconds (default 30: a Redis restart or
 failover takes a few), so a reply made during a restart waits and then goes out instead of being lost. Past that,
@@ -19,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -36,30 +37,29 @@ log = logging.getLogger("linqbot.safeguards.redis")
 DEFAULT_PREFIX = "linqbot:{safeguards}:"
 
 _ACQUIRE = """
-local key, limit, window, now = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local key, limit, window, now, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZSCORE', key, member) then
+    return 'counted'
+end
 local hits = redis.call('ZCARD', key)
 if hits >= limit then
     local oldest = redis.call('ZRANGE', key, hits - limit, hits - limit, 'WITHSCORES')
     return tostring(math.max(tonumber(oldest[2]) + window - now, 0.001))
 end
-redis.call('ZADD', key, ARGV[3], ARGV[4])
+redis.call('ZADD', key, ARGV[3], member)
 redis.call('PEXPIRE', key, math.ceil(window * 1000))
 return '0'
 """
+_COUNTED = "counted"
 
 _HIT = """
 local key, window, now = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-redis.call('ZADD', key, ARGV[2], ARGV[3])
-redis.call('PEXPIRE', key, math.ceil(window * 1000))
+if redis.call('ZADD', key, 'NX', ARGV[2], ARGV[3]) == 1 then
+    redis.call('PEXPIRE', key, math.ceil(window * 1000))
+end
 return redis.call('ZCARD', key)
-"""
-
-_RELEASE = """
-local found = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1], 'LIMIT', 0, 1)
-if found[1] then redis.call('ZREM', KEYS[1], found[1]) end
-return 1
 """
 
 
@@ -80,13 +80,12 @@ class RedisSafeguardStore:
         self.client: aioredis.Redis = connect(url, decode_responses=True)
         self._acquire = self.client.register_script(_ACQUIRE)
         self._hit = self.client.register_script(_HIT)
-        self._release = self.client.register_script(_RELEASE)
 
     async def _guard(self, call: Callable[[], Awaitable[T]]) -> T:
         """Run ``call``, retrying while Redis is unreachable for up to ``patience`` seconds.
 
         A retried call reuses its arguments, so a window hit that landed before the connection dropped is the same
-        sorted-set member on the retry and is not counted twice.
+        sorted-set member on the retry and is not counted twice (``acquire`` then answers None: already counted).
         """
         deadline = time.monotonic() + self.patience
         backoff = FIRST_BACKOFF
@@ -108,22 +107,19 @@ class RedisSafeguardStore:
     def _value(self, key: str) -> str:
         return f"{self.prefix}v:{key}"
 
-    @staticmethod
-    def _member(now: float) -> str:
-        return f"{now!r}:{uuid.uuid4().hex[:12]}"
-
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def acquire(self, key: str, limit: int, window: float, now: float) -> float:
-        args: list[Any] = [limit, repr(window), repr(now), self._member(now)]
-        return float(await self._guard(lambda: self._acquire(keys=[self._window(key)], args=args)))
+    async def acquire(self, key: str, member: str, limit: int, window: float, now: float) -> float | None:
+        args: list[Any] = [limit, repr(window), repr(now), member]
+        answer = await self._guard(lambda: self._acquire(keys=[self._window(key)], args=args))
+        return None if answer == _COUNTED else float(answer)
 
-    async def release(self, key: str, stamp: float) -> None:
-        await self._guard(lambda: self._release(keys=[self._window(key)], args=[repr(stamp)]))
+    async def release(self, key: str, member: str) -> None:
+        await self._guard(lambda: self.client.zrem(self._window(key), member))
 
-    async def hit(self, key: str, window: float, now: float) -> int:
-        args: list[Any] = [repr(window), repr(now), self._member(now)]
+    async def hit(self, key: str, member: str, window: float, now: float) -> int:
+        args: list[Any] = [repr(window), repr(now), member]
         return int(await self._guard(lambda: self._hit(keys=[self._window(key)], args=args)))
 
     async def count(self, key: str, window: float, now: float) -> int:
@@ -133,8 +129,9 @@ class RedisSafeguardStore:
         value = await self._guard(lambda: self.client.get(self._value(key)))
         return None if value is None else str(value)
 
-    async def set(self, key: str, value: str) -> None:
-        await self._guard(lambda: self.client.set(self._value(key), value))
+    async def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        expiry = None if ttl is None else max(round(ttl * 1000), 1)
+        await self._guard(lambda: self.client.set(self._value(key), value, px=expiry))
 
     async def delete(self, key: str) -> None:
         await self._guard(lambda: self.client.delete(self._value(key)))

@@ -3,13 +3,20 @@
 Every safeguard reads and writes through `SafeguardStore`, so a store shared by several processes makes pacing and
 opt-outs global to the bot instead of per process. `MemoryStore` serves one process;
 ``linqbot.middleware.redis_store.RedisSafeguardStore`` serves every process sharing a Redis.
+
+A window counts members, not calls: each hit names what it counts (an inbound message's id, a send's idempotency
+key), so the same message seen again — its event re-run after a crash or a lapsed lease, a send re-run with the same
+key, which Linq deduplicates — counts once, as Linq counts it.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import bisect
+import heapq
+from operator import itemgetter
 from typing import Protocol
 
+from linqbot.middleware.clock import Clock, SystemClock
 from linqbot.middleware.errors import SafeguardHold
 
 
@@ -21,17 +28,19 @@ class SafeguardStoreUnavailable(SafeguardHold):
 class SafeguardStore(Protocol):
     """Sliding-window counters and small string values; every method is atomic for its key."""
 
-    async def acquire(self, key: str, limit: int, window: float, now: float) -> float:
-        """Record one hit on ``key`` if fewer than ``limit`` fell in the last ``window`` seconds and return 0.0;
-        otherwise record nothing and return the seconds until a hit would fit."""
+    async def acquire(self, key: str, member: str, limit: int, window: float, now: float) -> float | None:
+        """Record ``member`` on ``key`` if fewer than ``limit`` hits fell in the last ``window`` seconds and return
+        0.0. Return None, recording nothing, if ``member`` is in the window already (it counts once, whatever the
+        limit). Otherwise record nothing and return the seconds until a hit would fit."""
         ...
 
-    async def release(self, key: str, stamp: float) -> None:
-        """Take back a hit recorded at ``stamp`` (a send that was refused before it reached anyone)."""
+    async def release(self, key: str, member: str) -> None:
+        """Take back ``member`` (a send that was refused before it reached anyone)."""
         ...
 
-    async def hit(self, key: str, window: float, now: float) -> int:
-        """Record one hit unconditionally; return the hits within the last ``window`` seconds, this one included."""
+    async def hit(self, key: str, member: str, window: float, now: float) -> int:
+        """Record ``member`` unless it is in the window already; return the hits within the last ``window``
+        seconds, this one included."""
         ...
 
     async def count(self, key: str, window: float, now: float) -> int:
@@ -40,7 +49,9 @@ class SafeguardStore(Protocol):
 
     async def get(self, key: str) -> str | None: ...
 
-    async def set(self, key: str, value: str) -> None: ...
+    async def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        """Store ``value``; with ``ttl`` it is forgotten that many seconds later (unless set again)."""
+        ...
 
     async def delete(self, key: str) -> None: ...
 
@@ -49,52 +60,108 @@ class SafeguardStore(Protocol):
         ...
 
 
-class MemoryStore:
-    """The in-process store (the default): sliding windows as timestamp deques, values in a dict."""
+_stamp_of = itemgetter(0)
+
+
+class _Window:
+    """One sliding window: its hits as (stamp, member) in stamp order, and each member's stamp."""
+
+    __slots__ = ("hits", "stamps")
 
     def __init__(self) -> None:
-        self._windows: dict[str, deque[float]] = {}
-        self._values: dict[str, str] = {}
+        self.hits: list[tuple[float, str]] = []
+        self.stamps: dict[str, float] = {}
 
-    def _pruned(self, key: str, window: float, now: float) -> deque[float]:
-        hits = self._windows.setdefault(key, deque())
-        while hits and hits[0] <= now - window:
-            hits.popleft()
+    def prune(self, now: float, window: float) -> None:
+        gone = bisect.bisect_right(self.hits, now - window, key=_stamp_of)
+        if gone:
+            for _, member in self.hits[:gone]:
+                del self.stamps[member]
+            del self.hits[:gone]
+
+    def add(self, member: str, now: float) -> None:
+        bisect.insort(self.hits, (now, member))
+        self.stamps[member] = now
+
+    def remove(self, member: str) -> None:
+        stamp = self.stamps.pop(member, None)
+        if stamp is not None:
+            del self.hits[bisect.bisect_left(self.hits, (stamp, member))]
+
+
+class MemoryStore:
+    """The in-process store (the default): sliding windows kept sorted by stamp, values in a dict.
+
+    Values set with a ``ttl`` expire by ``clock`` (the safeguards' clock, so a test's `ManualClock` ages them).
+    """
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._windows: dict[str, _Window] = {}
+        self._values: dict[str, str] = {}
+        self._deadlines: dict[str, float] = {}
+        self._expiring: list[tuple[float, str]] = []
+        """A heap of (deadline, key); an entry whose key was set again since is stale and skipped."""
+
+    def _pruned(self, key: str, window: float, now: float) -> _Window:
+        hits = self._windows.get(key)
+        if hits is None:
+            hits = self._windows[key] = _Window()
+        hits.prune(now, window)
         return hits
 
-    async def acquire(self, key: str, limit: int, window: float, now: float) -> float:
+    async def acquire(self, key: str, member: str, limit: int, window: float, now: float) -> float | None:
         hits = self._pruned(key, window, now)
-        if len(hits) >= limit:
-            return max(hits[len(hits) - limit] + window - now, 1e-3)
-        hits.append(now)
+        if member in hits.stamps:
+            return None
+        if len(hits.hits) >= limit:
+            return max(hits.hits[len(hits.hits) - limit][0] + window - now, 1e-3)
+        hits.add(member, now)
         return 0.0
 
-    async def release(self, key: str, stamp: float) -> None:
+    async def release(self, key: str, member: str) -> None:
         hits = self._windows.get(key)
-        if hits is not None and stamp in hits:
-            hits.remove(stamp)
+        if hits is not None:
+            hits.remove(member)
 
-    async def hit(self, key: str, window: float, now: float) -> int:
+    async def hit(self, key: str, member: str, window: float, now: float) -> int:
         hits = self._pruned(key, window, now)
-        hits.append(now)
-        return len(hits)
+        if member not in hits.stamps:
+            hits.add(member, now)
+        return len(hits.hits)
 
     async def count(self, key: str, window: float, now: float) -> int:
         hits = self._pruned(key, window, now)
-        if not hits:
+        if not hits.hits:
             del self._windows[key]
-        return len(hits)
+        return len(hits.hits)
+
+    def _expire(self) -> None:
+        now = self._clock.now()
+        while self._expiring and self._expiring[0][0] <= now:
+            deadline, key = heapq.heappop(self._expiring)
+            if self._deadlines.get(key) == deadline:
+                del self._deadlines[key], self._values[key]
 
     async def get(self, key: str) -> str | None:
+        self._expire()
         return self._values.get(key)
 
-    async def set(self, key: str, value: str) -> None:
+    async def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        self._expire()
         self._values[key] = value
+        if ttl is None:
+            self._deadlines.pop(key, None)
+            return
+        deadline = self._deadlines[key] = self._clock.now() + ttl
+        heapq.heappush(self._expiring, (deadline, key))
 
     async def delete(self, key: str) -> None:
         self._values.pop(key, None)
+        self._deadlines.pop(key, None)
 
     async def incr(self, key: str) -> int:
+        self._expire()
         value = int(self._values.get(key, "0")) + 1
         self._values[key] = str(value)
         return value

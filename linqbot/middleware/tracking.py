@@ -26,6 +26,11 @@ def budget_key(line: str) -> str:
     return f"budget:{line}"
 
 
+def inbound_member(message_id: str) -> str:
+    """What a line's budgets count an inbound message as: its id, so a re-run of its event counts nothing more."""
+    return f"in:{message_id}"
+
+
 class Tracking:
     """Feeds the `Directory` from webhooks and accepted sends."""
 
@@ -61,8 +66,7 @@ class Tracking:
             handles = (sender,) if inbound and sender and not message.is_group else ()
             await directory.learn(ChatInfo(message.chat_id, line, handles, message.is_group, message.service))
             if inbound and event.event_type == "message.received":
-                now = directory.clock.now()
-                await store.hit(budget_key(line), DAY, now)
+                await store.hit(budget_key(line), inbound_member(message.id), DAY, directory.clock.now())
                 if sender:
                     await self._answered(sender)
         elif isinstance(event, ChatCreatedEvent):

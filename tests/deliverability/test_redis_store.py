@@ -46,25 +46,39 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[SafeguardStore]
 
 
 async def test_acquire_grants_up_to_the_limit_then_says_how_long_to_wait(store: SafeguardStore) -> None:
-    assert [await store.acquire("pair", 3, 60, NOW + n) for n in range(3)] == [0.0, 0.0, 0.0]
-    assert await store.acquire("pair", 3, 60, NOW + 10) == 50.0, "the oldest hit (at NOW) leaves the window at +60"
+    assert [await store.acquire("pair", f"m{n}", 3, 60, NOW + n) for n in range(3)] == [0.0, 0.0, 0.0]
+    assert await store.acquire("pair", "m3", 3, 60, NOW + 10) == 50.0, "the oldest hit (at NOW) leaves at +60"
     assert await store.count("pair", 60, NOW + 10) == 3, "a refused acquire records nothing"
-    assert await store.acquire("pair", 3, 60, NOW + 60) == 0.0, "the hit at NOW has left the window"
-    assert await store.acquire("other", 3, 60, NOW + 10) == 0.0, "windows are per key"
+    assert await store.acquire("pair", "m3", 3, 60, NOW + 60) == 0.0, "the hit at NOW has left the window"
+    assert await store.acquire("other", "m3", 3, 60, NOW + 10) == 0.0, "windows are per key"
 
 
-async def test_release_gives_back_the_slot_taken_at_that_stamp(store: SafeguardStore) -> None:
-    for n in range(3):
-        await store.acquire("pair", 3, 60, NOW + n)
-    await store.release("pair", NOW + 1)
+async def test_a_member_counts_once_however_often_it_is_hit(store: SafeguardStore) -> None:
+    assert await store.acquire("budget", "out:k1", 2, 60, NOW) == 0.0
+    assert await store.acquire("budget", "out:k1", 2, 60, NOW + 1) is None, "already counted: nothing recorded"
+    assert await store.hit("budget", "in:m1", 60, NOW + 2) == 2
+    assert await store.hit("budget", "in:m1", 60, NOW + 3) == 2, "the same inbound message again adds nothing"
+    assert await store.count("budget", 60, NOW + 3) == 2
+    assert await store.acquire("budget", "out:k2", 2, 60, NOW + 4) == 56.0, "a new message still meets the limit"
+    assert await store.acquire("budget", "out:k1", 2, 60, NOW + 4) is None, "a repeat is let through at the limit"
+    assert await store.acquire("budget", "out:k1", 2, 60, NOW + 60) == 0.0, "out of the window it counts anew"
+
+
+async def test_release_gives_back_exactly_that_member(store: SafeguardStore) -> None:
+    for n, member in enumerate(["a", "b", "c"]):
+        await store.acquire("pair", member, 3, 60, NOW + n % 2)  # b is stamped NOW + 1, a and c both NOW
+    await store.release("pair", "c")
     assert await store.count("pair", 60, NOW + 2) == 2
-    assert await store.acquire("pair", 3, 60, NOW + 2) == 0.0, "two hits at the same instant are two slots"
-    assert await store.acquire("pair", 3, 60, NOW + 2) == 58.0
+    assert await store.acquire("pair", "a", 3, 60, NOW + 2) is None, "a, stamped like c, is still counted"
+    assert await store.acquire("pair", "c", 3, 60, NOW + 2) == 0.0, "the slot c gave back is free again"
+    assert await store.acquire("pair", "d", 3, 60, NOW + 2) == 58.0
+    await store.release("pair", "never-taken")
+    assert await store.count("pair", 60, NOW + 2) == 3, "releasing an unknown member takes nothing back"
 
 
 async def test_hit_counts_the_window_and_old_hits_fall_out(store: SafeguardStore) -> None:
-    assert [await store.hit("flood", 10, NOW + n) for n in range(4)] == [1, 2, 3, 4]
-    assert await store.hit("flood", 10, NOW + 11.5) == 3, "the hits at NOW and NOW+1 are over 10 s old"
+    assert [await store.hit("flood", f"m{n}", 10, NOW + n) for n in range(4)] == [1, 2, 3, 4]
+    assert await store.hit("flood", "m4", 10, NOW + 11.5) == 3, "the hits at NOW and NOW+1 are over 10 s old"
     assert await store.count("flood", 10, NOW + 30) == 0
 
 
@@ -82,7 +96,7 @@ async def test_values_set_get_delete_and_incr(store: SafeguardStore) -> None:
 async def test_processes_racing_for_the_last_slots_get_exactly_the_limit(redis_server: RedisServer) -> None:
     stores = [RedisSafeguardStore(redis_server.url) for _ in range(3)]  # three connections, as three processes
     try:
-        waits = await asyncio.gather(*(stores[n % 3].acquire("pair", 30, 60, NOW) for n in range(150)))
+        waits = await asyncio.gather(*(stores[n % 3].acquire("pair", f"m{n}", 30, 60, NOW) for n in range(150)))
     finally:
         for store in stores:
             await store.aclose()
