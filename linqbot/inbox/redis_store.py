@@ -230,6 +230,17 @@ class RedisLeadership(Leadership):
     def is_leader(self) -> bool:
         return self._leader and self._clock() < self._lease_ends
 
+    async def confirm(self) -> bool:
+        """The lease key in Redis still names this process (a laptop sleep can outlast the lease unnoticed by the
+        monotonic clock); False when Redis cannot say."""
+        if not self.is_leader:
+            return False
+        try:
+            holder = await self._client.get(self.key)
+        except (RedisError, OSError):
+            return False
+        return holder is not None and (holder.decode() if isinstance(holder, bytes) else str(holder)) == self.owner
+
     async def campaign(self) -> bool:
         """Take or renew the lease once; True while this process leads."""
         was_leader, sent = self.is_leader, self._clock()

@@ -50,6 +50,10 @@ class Leadership(ABC):
     @abstractmethod
     def is_leader(self) -> bool: ...
 
+    async def confirm(self) -> bool:
+        """Whether this process still leads, asked of the store itself: the fence right before leader-only work."""
+        return self.is_leader
+
     async def start(self) -> None:  # noqa: B027 - nothing to do for a sole leader
         """Begin campaigning (and heartbeating once elected)."""
 

@@ -2,7 +2,8 @@
 
 A stored job can only hold importable references and picklable arguments, never the `Bot` object; the scheduler's
 executor marks every run with the scheduler that started it (a context variable), so a built-in job reaches its bot
-even when several bots share one process (tests of a scaled-out deployment).
+even when several bots share one process (tests of a scaled-out deployment). The same mark counts the run's sends
+that passed the leadership fence, which decides whether a fenced run can be handed to the leader whole.
 """
 
 from __future__ import annotations
@@ -23,8 +24,30 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("linqbot.scheduler")
 
-executing: ContextVar[BotScheduler] = ContextVar("linqbot_scheduler_executing")
-"""The scheduler whose executor started the current job run."""
+
+@dataclass
+class Execution:
+    """One job run on this process: the scheduler that started it, and how many of its sends passed the fence."""
+
+    scheduler: BotScheduler
+    sends: int = 0
+
+
+executing: ContextVar[Execution] = ContextVar("linqbot_scheduler_executing")
+"""The current job run, set by the scheduler's executor."""
+
+
+class LeadershipLost(RuntimeError):
+    """This process no longer leads the scheduler (it stalled past its lease, or Redis says another process leads):
+    a job's send is refused here, and a run that sent nothing yet is handed to the leader."""
+
+
+@dataclass(frozen=True)
+class HandedBack:
+    """A run this process claimed but did not do, because it no longer leads: it is due again for the leader."""
+
+    def __str__(self) -> str:
+        return "handed to the leading process (this one lost the scheduler leadership)"
 
 
 class ScheduledSendFailed(Exception):
@@ -63,9 +86,10 @@ class TooLate:
 
 
 def executing_scheduler(bot_name: str) -> BotScheduler:
-    scheduler = executing.get(None)
-    if scheduler is None:
+    run = executing.get(None)
+    if run is None:
         raise RuntimeError("scheduled jobs run on the bot's scheduler (this one was called directly)")
+    scheduler = run.scheduler
     if scheduler.bot.name != bot_name:
         raise RuntimeError(f"this job belongs to bot {bot_name!r}, not {scheduler.bot.name!r} (Bot(name=...))")
     return scheduler
@@ -112,6 +136,8 @@ async def send_scheduled_message(
         scheduler.settle(job_id)
         log.warning("scheduled message %s to %s not sent: %s (code %s)", job_id, who, type(error).__name__, error.code)
         raise ScheduledSendFailed(error) from None
+    except LeadershipLost:
+        raise  # not settled: the job stays stored for the process that leads now
     except Exception:
         scheduler.settle(job_id)
         raise

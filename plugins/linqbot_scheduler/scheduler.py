@@ -7,15 +7,22 @@ When the bot's inbox is on Redis (several processes), the jobs live in that Redi
 ``bot.leadership("scheduler")`` runs them; the others add, list and cancel jobs in the shared store and wake the
 leader through a Redis channel. Scheduled messages stay stored until sent (see `delivery`), so a leader that dies
 mid-send loses none.
+
+A leader can stall (SIGSTOP, a long GC pause, a laptop sleep) past its lease while another process takes over. So
+the lease is checked again where it matters: before the scheduler looks for due jobs (this process's clock), and
+before a job starts and before each of its sends (asking Redis). A run fenced before it sent anything is handed back
+to the shared store, due at its time, for the leader.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import pickle
+import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,23 +34,27 @@ import redis.asyncio as aioredis
 from apscheduler.events import (  # type: ignore[import-untyped]
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
     EVENT_JOB_MISSED,
     EVENT_JOB_SUBMITTED,
     EVENT_SCHEDULER_SHUTDOWN,
+    JobExecutionEvent,
 )
 from apscheduler.executors.asyncio import AsyncIOExecutor  # type: ignore[import-untyped]
+from apscheduler.executors.base import run_coroutine_job, run_job  # type: ignore[import-untyped]
 from apscheduler.job import Job  # type: ignore[import-untyped]
-from apscheduler.jobstores.base import JobLookupError  # type: ignore[import-untyped]
+from apscheduler.jobstores.base import ConflictingIdError, JobLookupError  # type: ignore[import-untyped]
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING  # type: ignore[import-untyped]
 from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.date import DateTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
-from apscheduler.util import obj_to_ref, ref_to_obj  # type: ignore[import-untyped]
+from apscheduler.util import iscoroutinefunction_partial, obj_to_ref, ref_to_obj  # type: ignore[import-untyped]
 from redis.exceptions import RedisError
 
 from linqbot.inbox.redis_store import DEFAULT_PREFIX, RedisStore
+from linqbot.inbox.store import Leadership
 from linqbot.outbound import OutboundCall, RetryPolicy
 from linqbot.outbound.pipeline import Next
 from linqbot.redact import mask_handle
@@ -56,6 +67,9 @@ if TYPE_CHECKING:
     from linqbot.bot import Bot
 
 log = logging.getLogger("linqbot.scheduler")
+_SCHEDULER_LOG = logging.getLogger("apscheduler.scheduler.linqbot")
+_JOBS_LOG = logging.getLogger("apscheduler.executors.linqbot")
+_SKIP_WARNING = 'Execution of job "%s" skipped: maximum number of running instances'
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -162,19 +176,89 @@ def _aware(moment: datetime | timedelta) -> datetime:
     return moment
 
 
-class _RunMarkingExecutor(AsyncIOExecutor):  # type: ignore[misc]
-    """Runs coroutine jobs as tasks that know which scheduler started them (`jobs.executing`)."""
+class _ReportedHere(logging.Filter):
+    """Drops what this scheduler reports itself: APScheduler's warning at every skipped run of a job still running
+    (one warning per overrun instead), and the traceback of a run refused by the leadership fence."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith(_SKIP_WARNING):
+            return False
+        return not (record.exc_info and isinstance(record.exc_info[1], builtin.LeadershipLost))
+
+
+for _logger in (_SCHEDULER_LOG, _JOBS_LOG):
+    _logger.addFilter(_ReportedHere())
+
+
+@dataclass
+class _Overrun:
+    """Runs of a job skipped because its previous run was still going."""
+
+    first: datetime
+    skipped: int = 0
+
+
+class _FencedExecutor(AsyncIOExecutor):  # type: ignore[misc]
+    """Runs each job as a task marked with its `jobs.Execution`, and only while this process leads: a run that would
+    start, or that was refused its first send, after the lease was lost is handed back to the leader."""
 
     def __init__(self, owner: BotScheduler) -> None:
         super().__init__()
         self._owner = owner
+        self.running: dict[str, Job] = {}
+        """Jobs with a run under way here (one each: ``max_instances`` is 1)."""
+
+    def start(self, scheduler: AsyncIOScheduler, alias: str) -> None:
+        super().start(scheduler, alias)
+        self._logger = _JOBS_LOG
 
     def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
-        token = builtin.executing.set(self._owner)
+        self.running[job.id] = job
+        task = self._eventloop.create_task(self._run(job, run_times))
+        task.add_done_callback(functools.partial(self._finished, job))
+        self._pending_futures.add(task)
+
+    async def _run(self, job: Job, run_times: list[datetime]) -> list[JobExecutionEvent]:
+        execution = builtin.Execution(self._owner)
+        builtin.executing.set(execution)
+        if not await self._owner.still_leads():
+            return self._owner.hand_back(job, run_times)
+        if iscoroutinefunction_partial(job.func):
+            events: list[JobExecutionEvent] = await run_coroutine_job(
+                job, job._jobstore_alias, run_times, self._logger.name
+            )
+        else:
+            run = functools.partial(run_job, job, job._jobstore_alias, run_times, self._logger.name)
+            events = await asyncio.get_running_loop().run_in_executor(None, run)
+        fenced = any(isinstance(getattr(event, "exception", None), builtin.LeadershipLost) for event in events)
+        if fenced and execution.sends == 0:
+            return self._owner.hand_back(job, run_times)
+        return events
+
+    def _finished(self, job: Job, task: asyncio.Task[list[JobExecutionEvent]]) -> None:
+        self._pending_futures.discard(task)
+        self.running.pop(job.id, None)
         try:
-            super()._do_submit_job(job, run_times)
-        finally:
-            builtin.executing.reset(token)
+            events = task.result()
+        except BaseException:
+            self._run_job_error(job.id, *sys.exc_info()[1:])
+        else:
+            self._run_job_success(job.id, events)
+
+
+class _LeaderScheduler(AsyncIOScheduler):  # type: ignore[misc]
+    """Looks for due jobs only while this process leads: after a stall, the lease is checked before anything runs."""
+
+    def __init__(self, owner: BotScheduler, **options: Any) -> None:
+        self._owner = owner
+        super().__init__(**options)
+
+    def _process_jobs(self) -> float | None:
+        if self.state == STATE_RUNNING and not self._owner.leads_by_clock():
+            self._owner.step_aside()
+            return None
+        wait: float | None = super()._process_jobs()
+        return wait
 
 
 class BotScheduler:
@@ -216,6 +300,10 @@ class BotScheduler:
         self._idle = asyncio.Event()
         self._stopped = asyncio.Event()
         self._leading: asyncio.Task[None] | None = None
+        self._leadership: Leadership | None = None
+        """Set while the bot is scaled out (a shared inbox): jobs then run only while this process holds it."""
+        self._executor: _FencedExecutor | None = None
+        self._overruns: dict[str, _Overrun] = {}
         self._armed = False
         """The bot is running; the store opens on first use."""
 
@@ -542,17 +630,23 @@ class BotScheduler:
             )
         self.run_log = backend.run_log()
         self.run_log.create()
-        scheduler = AsyncIOScheduler(
+        self._executor = _FencedExecutor(self)
+        scheduler = _LeaderScheduler(
+            self,
             jobstores={"default": backend.job_store()},
-            executors={"default": _RunMarkingExecutor(self)},
+            executors={"default": self._executor},
             job_defaults={
                 "misfire_grace_time": self.misfire_grace_time,
                 "coalesce": self.coalesce,
                 "max_instances": 1,
             },
             timezone=self.timezone,
+            logger=_SCHEDULER_LOG,
         )
-        scheduler.add_listener(self._on_event, EVENT_JOB_SUBMITTED | OUTCOME_EVENTS | EVENT_SCHEDULER_SHUTDOWN)
+        scheduler.add_listener(
+            self._on_event, EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES | OUTCOME_EVENTS | EVENT_SCHEDULER_SHUTDOWN
+        )
+        self._overruns.clear()
         self._in_flight = 0
         self._idle.set()
         self._stopped.clear()
@@ -569,15 +663,15 @@ class BotScheduler:
             self._close()
             raise
         if shared:
-            self._leading = asyncio.get_running_loop().create_task(self._lead(scheduler, backend))
+            self._leadership = self.bot.leadership("scheduler")
+            self._leading = asyncio.get_running_loop().create_task(self._lead(scheduler, backend, self._leadership))
         else:
             scheduler.resume()
         log.info("scheduler started with %d stored jobs", len(scheduler.get_jobs()))
         return scheduler
 
-    async def _lead(self, scheduler: AsyncIOScheduler, backend: Backend) -> None:
+    async def _lead(self, scheduler: AsyncIOScheduler, backend: Backend, leadership: Leadership) -> None:
         """Run jobs exactly while this process holds the scheduler leadership (a Redis lease)."""
-        leadership = self.bot.leadership("scheduler")
         await leadership.start()
         wakeups = (
             asyncio.get_running_loop().create_task(_relay_wakeups(backend, scheduler))
@@ -587,11 +681,11 @@ class BotScheduler:
         try:
             while True:
                 if leadership.is_leader and scheduler.state == STATE_PAUSED and self._armed:
-                    log.info("scheduler: this process leads and runs the scheduled jobs")
-                    scheduler.resume()
-                elif not leadership.is_leader and scheduler.state == STATE_RUNNING:
-                    log.warning("scheduler: leadership lost; another process runs the scheduled jobs")
-                    scheduler.pause()
+                    if await leadership.confirm():  # not merely this process's clock: Redis agrees
+                        log.info("scheduler: this process leads and runs the scheduled jobs")
+                        scheduler.resume()
+                elif not leadership.is_leader:
+                    self.step_aside()
                 await asyncio.sleep(LEADERSHIP_CHECK)
         finally:
             if wakeups is not None:
@@ -600,8 +694,44 @@ class BotScheduler:
                     await wakeups
             await leadership.stop()
 
+    def leads_by_clock(self) -> bool:
+        """Whether this process's lease has not run out by its own clock (no I/O: checked before every job lookup)."""
+        return self._leadership is None or self._leadership.is_leader
+
+    async def still_leads(self) -> bool:
+        """The fence before a job starts or sends: this process holds the scheduler leadership, per Redis."""
+        if self._leadership is None or await self._leadership.confirm():
+            return True
+        self.step_aside()
+        return False
+
+    def step_aside(self) -> None:
+        """The lease is lost: start no job here until this process leads again (`_lead` resumes it then)."""
+        if self.apscheduler is not None and self.apscheduler.state == STATE_RUNNING:
+            log.warning("scheduler: leadership lost (a stall past the lease, or Redis unreachable); no job starts here")
+            self.apscheduler.pause()
+
+    def hand_back(self, job: Job, run_times: list[datetime]) -> list[JobExecutionEvent]:
+        """A run this process claimed but must not do: make it due again at its time, in the shared store."""
+        scheduler = self.apscheduler
+        try:
+            if scheduler is not None:
+                _due_again(scheduler, job, min(run_times))
+                self._wake_leader()
+            log.warning("scheduler: job %s not run here (this process lost the leadership); the leader runs it", job.id)
+        except (ConflictingIdError, JobLookupError):
+            pass  # changed meanwhile (cancelled, or re-added by its owner): nothing to hand back
+        except Exception as exc:
+            log.warning("scheduler: job %s could not be handed to the leader (%s); this run is lost", job.id, exc)
+        return [
+            JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, job._jobstore_alias, at, retval=builtin.HandedBack())
+            for at in run_times
+        ]
+
     def _close(self) -> None:
         self.apscheduler = None
+        self._executor = None
+        self._leadership = None
         self.run_log = None
         if self._backend is not None:
             self._backend.close()
@@ -626,6 +756,8 @@ class BotScheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._leading
             self._leading = None
+        for job_id in list(self._overruns):
+            self._report_overrun(job_id)
         if self.run_log is not None:
             self.run_log.flush()  # while the job store's engine (which shutdown disposes) still holds the database
         scheduler.shutdown(wait=False)
@@ -635,9 +767,13 @@ class BotScheduler:
     async def bound_sends(self, call: OutboundCall, call_next: Next) -> Any:
         """Outbound middleware (inside pacing, so a send held for its pair takes no slot): at most
         ``max_concurrent_sends`` sends from this scheduler's jobs are under way at once."""
-        if not call.is_send or builtin.executing.get(None) is not self:
+        run = builtin.executing.get(None)
+        if not call.is_send or run is None or run.scheduler is not self:
             return await call_next(call)
         async with self._send_slots:
+            if not await self.still_leads():
+                raise builtin.LeadershipLost("send from a scheduled job refused: this process no longer leads")
+            run.sends += 1
             return await call_next(call)
 
     # -- internals ----------------------------------------------------------------------------------------------
@@ -694,9 +830,16 @@ class BotScheduler:
             self._in_flight += len(event.scheduled_run_times)
             self._idle.clear()
             return
+        if event.code == EVENT_JOB_MAX_INSTANCES:
+            self._note_skip(event.job_id, event.scheduled_run_times)
+            return
         self._in_flight = max(self._in_flight - 1, 0)
         if self._in_flight == 0:
             self._idle.set()
+        if isinstance(getattr(event, "retval", None), builtin.HandedBack):
+            return  # the leader's run is the one recorded
+        if event.job_id in self._overruns:
+            self._report_overrun(event.job_id)
         run = _run_from(event)
         retry = getattr(event, "retval", None)
         if isinstance(retry, builtin.RetryScheduled) and not self._retry_later(run.job_id, retry):
@@ -708,6 +851,48 @@ class BotScheduler:
         for job_id, future in list(self._waiters):
             if job_id == run.job_id and not future.done():
                 future.set_result(run)
+
+    def _note_skip(self, job_id: str, run_times: list[datetime]) -> None:
+        """A run time came while the job's previous run was still going here, so APScheduler skipped it."""
+        job = self._executor.running.get(job_id) if self._executor is not None else None
+        if job is None or isinstance(job.trigger, UntilSettled):
+            return  # a scheduled message's lease came round while its own send is under way here: expected
+        overrun = self._overruns.setdefault(job_id, _Overrun(min(run_times)))
+        overrun.skipped += len(run_times)
+
+    def _report_overrun(self, job_id: str) -> None:
+        """One warning (and one run-log entry) per overrun, however many runs it skipped."""
+        overrun = self._overruns.pop(job_id)
+        detail = f"{overrun.skipped} run(s) skipped: the previous run was still going"
+        log.warning(
+            "job %s overran its schedule: %d run(s) from %s on were skipped while its previous run was still going "
+            "(runs of a job never overlap; give it a longer interval or make it faster)",
+            job_id,
+            overrun.skipped,
+            overrun.first.isoformat(),
+        )
+        if self.run_log is not None:
+            self.run_log.record(JobRun(job_id, overrun.first, datetime.now(UTC), "missed", detail))
+
+
+def _due_again(scheduler: AsyncIOScheduler, job: Job, at: datetime) -> None:
+    """Put a claimed run back: a one-off job (removed when claimed) is stored again; a recurring job or a scheduled
+    message (still stored) is moved back to ``at``, unless it is paused or already due sooner."""
+    stored = scheduler.get_job(job.id)
+    if stored is None and isinstance(job.trigger, DateTrigger):
+        scheduler.add_job(
+            job.func_ref,
+            DateTrigger(run_date=at),
+            args=job.args,
+            kwargs=job.kwargs,
+            id=job.id,
+            name=job.name,
+            misfire_grace_time=job.misfire_grace_time,
+            coalesce=job.coalesce,
+            max_instances=job.max_instances,
+        )
+    elif stored is not None and stored.next_run_time is not None and stored.next_run_time > at:
+        scheduler.modify_job(job.id, next_run_time=at)
 
 
 async def _relay_wakeups(backend: RedisBackend, scheduler: AsyncIOScheduler) -> None:
