@@ -838,8 +838,6 @@ class BotScheduler:
             self._idle.set()
         if isinstance(getattr(event, "retval", None), builtin.HandedBack):
             return  # the leader's run is the one recorded
-        if event.job_id in self._overruns:
-            self._report_overrun(event.job_id)
         run = _run_from(event)
         retry = getattr(event, "retval", None)
         if isinstance(retry, builtin.RetryScheduled) and not self._retry_later(run.job_id, retry):
@@ -848,6 +846,8 @@ class BotScheduler:
             log.warning("job %s missed its run at %s (later than misfire_grace_time)", run.job_id, run.scheduled_for)
         if self.run_log is not None:
             self.run_log.record(run)
+        if run.job_id in self._overruns:  # the run that made others skip has ended
+            self._report_overrun(run.job_id)
         for job_id, future in list(self._waiters):
             if job_id == run.job_id and not future.done():
                 future.set_result(run)

@@ -1,0 +1,92 @@
+"""What a user sees when runs come due while the previous run is still going: APScheduler's warning at every skipped
+run ("maximum number of running instances reached") never shows; a recurring job that overruns gets one warning and
+one run-log entry with the count, and a backlog of scheduled messages (whose lease comes round while they wait their
+turn to send) is expected and says nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES  # type: ignore[import-untyped]
+from linqbot_scheduler import scheduler_of
+
+from linqbot.emulator import Emulator, FaultConfig, FaultRule
+from linqbot.testing import simulate
+from tests.durability.conftest import poll_until
+
+from .conftest import scheduler_bot
+from .test_send_faults import SENDS, SendWitness, fragile_bot, outbound_texts, running, witnessed
+
+__all__ = ["witnessed"]  # the fixture, used by name
+
+pytestmark = pytest.mark.usefixtures("jobs_url")
+
+STARTED = asyncio.Event()
+RELEASE = asyncio.Event()
+APSCHEDULER_SKIP = "maximum number of running instances"
+
+
+async def slow() -> None:
+    """A recurring job that runs until the test lets it finish."""
+    STARTED.set()
+    await RELEASE.wait()
+
+
+def warnings(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and text in r.getMessage()]
+
+
+async def test_a_recurring_job_that_overruns_gets_one_warning_with_the_count(caplog: pytest.LogCaptureFixture) -> None:
+    STARTED.clear()
+    RELEASE.clear()
+    bot = scheduler_bot()
+    bot.every(minutes=5, id="slow")(slow)  # type: ignore[attr-defined]
+    async with simulate(bot):
+        scheduler = scheduler_of(bot)
+        assert scheduler.apscheduler is not None
+        skipped: list[str] = []
+        scheduler.apscheduler.add_listener(lambda event: skipped.append(event.job_id), EVENT_JOB_MAX_INSTANCES)
+        scheduler.run_now("slow")
+        await asyncio.wait_for(STARTED.wait(), 10)
+        for n in range(1, 4):  # three more run times come while the first run still goes
+            scheduler.run_now("slow")
+            await poll_until(lambda n=n: len(skipped) == n, 10, f"run {n + 1} is skipped")
+        assert warnings(caplog, "overran") == []  # reported once the overrun is over, with its count
+        outcome = asyncio.ensure_future(scheduler.wait_for_run("slow"))
+        await asyncio.sleep(0)  # the waiter is registered before the run can end
+        RELEASE.set()
+        assert (await outcome).outcome == "ok"
+        [warning] = warnings(caplog, "overran")
+        assert "job slow overran its schedule: 3 run(s)" in warning
+        assert warnings(caplog, APSCHEDULER_SKIP) == []
+        await poll_until(lambda: len(scheduler.job_runs("slow")) == 2, 5, "the run log is written")
+        ran, overran = scheduler.job_runs("slow")
+        assert ran.outcome == "ok"
+        assert (overran.outcome, overran.detail) == ("missed", "3 run(s) skipped: the previous run was still going")
+
+
+async def test_a_backlog_of_scheduled_messages_past_their_lease_is_quiet_and_each_is_sent_once(
+    witnessed: tuple[Emulator, SendWitness], caplog: pytest.LogCaptureFixture
+) -> None:
+    emu, witness = witnessed
+    emu.set_faults(FaultConfig(rules=[FaultRule(method="POST", path=SENDS, latency_ms=300)]))
+    bot = fragile_bot()
+    scheduler_of(bot).configure(max_concurrent_sends=1, send_lease=0.5)  # six sends in a row outlast the lease
+    async with running(bot, emu) as scheduler:
+        skipped: list[str] = []
+        for n in range(6):
+            await scheduler.schedule_message(to=f"+1555042{n:04d}", text=f"backlog {n}", at=timedelta(0))
+            if n == 0:  # the store opens with the first job; a lease comes round only 0.5 s later
+                assert scheduler.apscheduler is not None
+                scheduler.apscheduler.add_listener(lambda e: skipped.append(e.job_id), EVENT_JOB_MAX_INSTANCES)
+        await poll_until(lambda: scheduler.jobs() == [], 30, "every message is sent")
+        assert skipped  # leases came round while messages waited their turn (the situation under test)
+        assert Counter(run.outcome for run in scheduler.job_runs()) == Counter({"ok": 6})
+    assert outbound_texts(emu) == Counter(f"backlog {n}" for n in range(6))
+    assert len(witness.keys) == 6  # each sent once, none started twice
+    assert warnings(caplog, APSCHEDULER_SKIP) == []
+    assert warnings(caplog, "overran") == []
