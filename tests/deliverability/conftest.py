@@ -11,6 +11,7 @@ import pytest
 
 from linqbot import Bot, Context
 from linqbot.middleware import ManualClock, Safeguards
+from linqbot.middleware.tracking import DAY, budget_key
 from linqbot.outbound import OutboundCall, RetryPolicy
 from linqbot.outbound.pipeline import Next
 from linqbot.testing import Simulation
@@ -89,6 +90,13 @@ class Harness:
         """Move the emulator's clock and the safeguards' clock together (Linq's windows and ours)."""
         await sim.advance(seconds)
         self.clock.advance(seconds)
+
+    async def budget_used(self, budget: str = "budget") -> int:
+        """What the line's daily (``budget``) or new-conversation (``new_chats``) budget counted in the last 24 h."""
+        line = self.bot.client.phone_number
+        assert line is not None
+        key = budget_key(line) if budget == "budget" else f"new_chats:{line}"
+        return await self.bot.safeguards.store.count(key, DAY, self.clock.now())
 
 
 def harness(

@@ -15,13 +15,12 @@ from linqbot.events import Event
 from linqbot.middleware import DailyBudgetExhausted, NewChatBudgetExhausted, Pacing, SafeguardHold
 from linqbot.middleware.redis_store import RedisSafeguardStore
 from linqbot.middleware.store import SafeguardStore
-from linqbot.middleware.tracking import DAY, budget_key
 from linqbot.outbound import LinqConnectionError, OutboundCall
 from linqbot.outbound.pipeline import Next
 from linqbot.testing import simulate
 from tests.redis_fixture import RedisServer
 
-from .conftest import Harness, harness
+from .conftest import harness
 
 pytestmark = pytest.mark.usefixtures("linq_env")
 
@@ -42,14 +41,6 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[SafeguardStore 
         await shared.aclose()
 
 
-async def used(h: Harness, key: str = "budget") -> int:
-    """What the line's daily (``budget``) or new-conversation (``new_chats``) budget has counted today."""
-    line = h.bot.client.phone_number
-    assert line is not None
-    window_key = budget_key(line) if key == "budget" else f"new_chats:{line}"
-    return await h.bot.safeguards.store.count(window_key, DAY, h.clock.now())
-
-
 async def test_an_inbound_event_run_again_is_counted_once_with_its_reply(store: SafeguardStore | None) -> None:
     h = harness(pacing=Pacing(daily_budget=4), store=store)
     runs: list[Event] = []
@@ -66,10 +57,10 @@ async def test_an_inbound_event_run_again_is_counted_once_with_its_reply(store: 
         for _ in range(2):  # what the inbox does after a crash, or when the event's per-chat lease lapsed
             await h.bot.process(runs[0])
         assert len(runs) == 3 and len(ann.replies()) == 1, "Linq deduplicated the re-sent reply (same key)"
-        assert await used(h) == 2, "one message in, one out"
+        assert await h.budget_used() == 2, "one message in, one out"
         await ann.send("hi again")
         assert (await ann.expect_reply()).text == "ok", "the re-runs left the budget for real messages"
-        assert await used(h) == 4
+        assert await h.budget_used() == 4
         await ann.send("one more")  # distinct messages still count, and the budget still stops at its limit
         await ann.expect_no_reply()
         assert [type(e) for e in h.errors] == [DailyBudgetExhausted]
@@ -102,7 +93,7 @@ async def test_a_send_run_again_with_its_idempotency_key_counts_once_against_bot
             await h.bot.send(BOB, "welcome", idempotency_key="welcome:bob")
         await h.bot.send(BOB, "welcome", idempotency_key="welcome:bob")
         assert [m.text for m in sim.sent(BOB)] == ["welcome"], "Linq deduplicated the second attempt"
-        assert (await used(h), await used(h, "new_chats")) == (1, 1)
+        assert (await h.budget_used(), await h.budget_used("new_chats")) == (1, 1)
         with pytest.raises(NewChatBudgetExhausted):
             await h.bot.send(CAROL, "welcome", idempotency_key="welcome:carol")
         await h.bot.send(BOB, "second")
@@ -131,11 +122,11 @@ async def test_a_refused_rerun_gives_back_nothing_but_a_refused_first_send_gives
         holding = True
         with pytest.raises(SafeguardHold):
             await h.bot.send(ANN, "hello", idempotency_key="hello:ann")  # the re-run is held …
-        assert await used(h) == 1, "… but the first run reached Linq: its count stays"
+        assert await h.budget_used() == 1, "… but the first run reached Linq: its count stays"
         with pytest.raises(SafeguardHold):
             await h.bot.send(ANN, "news", idempotency_key="news:ann")
-        assert await used(h) == 1, "a held first send is given back"
+        assert await h.budget_used() == 1, "a held first send is given back"
         holding = False
         await h.bot.send(ANN, "news", idempotency_key="news:ann")
-        assert await used(h) == 2
+        assert await h.budget_used() == 2
         assert [m.text for m in sim.sent(ANN)] == ["hello", "news"]
