@@ -233,6 +233,8 @@ class _FencedExecutor(AsyncIOExecutor):  # type: ignore[misc]
         fenced = any(isinstance(getattr(event, "exception", None), builtin.LeadershipLost) for event in events)
         if fenced and execution.sends == 0:
             return self._owner.hand_back(job, run_times)
+        if fenced:  # what it sent is out; running it again would send that twice
+            log.warning("job %s stopped after %d send(s): this process lost the leadership", job.id, execution.sends)
         return events
 
     def _finished(self, job: Job, task: asyncio.Task[list[JobExecutionEvent]]) -> None:
@@ -718,7 +720,7 @@ class BotScheduler:
             if scheduler is not None:
                 _due_again(scheduler, job, min(run_times))
                 self._wake_leader()
-            log.warning("scheduler: job %s not run here (this process lost the leadership); the leader runs it", job.id)
+                log.warning("scheduler: job %s not run here (no longer the leader); handed to the leader", job.id)
         except (ConflictingIdError, JobLookupError):
             pass  # changed meanwhile (cancelled, or re-added by its owner): nothing to hand back
         except Exception as exc:
