@@ -18,7 +18,7 @@ from linqbot.middleware.store import SafeguardStore
 from linqbot.outbound import LinqConnectionError, OutboundCall
 from linqbot.outbound.pipeline import Next
 from linqbot.testing import simulate
-from tests.redis_fixture import RedisServer
+from tests.durability.conftest import RedisServer
 
 from .conftest import harness
 

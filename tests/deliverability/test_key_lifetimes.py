@@ -14,7 +14,7 @@ from linqbot.middleware.chats import CHAT_MAP_TTL, HEALTHY
 from linqbot.middleware.redis_store import RedisSafeguardStore
 from linqbot.middleware.tracking import DAY
 from linqbot.testing import simulate
-from tests.redis_fixture import RedisServer
+from tests.durability.conftest import RedisServer
 
 from .conftest import harness
 
