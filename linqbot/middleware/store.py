@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+from collections import deque
 from operator import itemgetter
 from typing import Protocol
 
@@ -64,33 +65,39 @@ _stamp_of = itemgetter(0)
 
 
 class _Window:
-    """One sliding window: its hits as (stamp, member) in stamp order, and each member's stamp."""
+    """One sliding window: its hits as (stamp, member) in stamp order, and each member's stamp.
+
+    Hits nearly always arrive in time order (append, expire from the left); one stamped earlier than the newest (a
+    flood window is timed by when messages were written) is inserted in its place.
+    """
 
     __slots__ = ("hits", "stamps")
 
     def __init__(self) -> None:
-        self.hits: list[tuple[float, str]] = []
+        self.hits: deque[tuple[float, str]] = deque()
         self.stamps: dict[str, float] = {}
 
     def prune(self, now: float, window: float) -> None:
-        gone = bisect.bisect_right(self.hits, now - window, key=_stamp_of)
-        if gone:
-            for _, member in self.hits[:gone]:
-                del self.stamps[member]
-            del self.hits[:gone]
+        hits, cutoff = self.hits, now - window
+        while hits and hits[0][0] <= cutoff:
+            del self.stamps[hits.popleft()[1]]
 
     def add(self, member: str, now: float) -> None:
-        bisect.insort(self.hits, (now, member))
+        hits = self.hits
+        if hits and now < hits[-1][0]:
+            hits.insert(bisect.bisect_right(hits, now, key=_stamp_of), (now, member))
+        else:
+            hits.append((now, member))
         self.stamps[member] = now
 
     def remove(self, member: str) -> None:
         stamp = self.stamps.pop(member, None)
         if stamp is not None:
-            del self.hits[bisect.bisect_left(self.hits, (stamp, member))]
+            self.hits.remove((stamp, member))
 
 
 class MemoryStore:
-    """The in-process store (the default): sliding windows kept sorted by stamp, values in a dict.
+    """The in-process store (the default): sliding windows as stamp-ordered deques, values in a dict.
 
     Values set with a ``ttl`` expire by ``clock`` (the safeguards' clock, so a test's `ManualClock` ages them).
     """

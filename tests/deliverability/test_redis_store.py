@@ -80,6 +80,8 @@ async def test_hit_counts_the_window_and_old_hits_fall_out(store: SafeguardStore
     assert [await store.hit("flood", f"m{n}", 10, NOW + n) for n in range(4)] == [1, 2, 3, 4]
     assert await store.hit("flood", "m4", 10, NOW + 11.5) == 3, "the hits at NOW and NOW+1 are over 10 s old"
     assert await store.count("flood", 10, NOW + 30) == 0
+    assert [await store.hit("late", member, 10, NOW + at) for member, at in [("b", 5), ("a", 1)]] == [1, 2]
+    assert await store.count("late", 10, NOW + 11.5) == 1, "a hit stamped earlier than the newest leaves by its stamp"
 
 
 async def test_values_set_get_delete_and_incr(store: SafeguardStore) -> None:
