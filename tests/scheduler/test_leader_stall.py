@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import redis
 from aiohttp import web
 from linqbot_scheduler import scheduler_of
 
@@ -131,3 +132,42 @@ async def test_a_leader_stalled_past_its_lease_sends_nothing_and_every_due_job_a
     finally:
         await follower.shutdown()
         await emu.stop()
+
+
+async def test_a_leader_whose_lease_went_to_another_process_behind_its_back_runs_nothing_until_it_leads_again(
+    redis_server: RedisServer, emulator: Emulator
+) -> None:
+    """After a laptop sleep the monotonic clock has not moved, yet Redis let the lease lapse and another process took
+    it: the fence asks Redis, so the due job is not run here but stays due for whoever leads."""
+    bot = scaled_out_bot(redis_server.url, emulator)
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        await bot.startup()
+        scheduler = scheduler_of(bot)
+        await scheduler.schedule(note, at=timedelta(hours=1), args=(bot.name, "+15550620001", "due"), id="due-note")
+        await poll_until(lambda: scheduler.leading, 5 * LEASE, "the bot leads")
+
+        lease = bot.leadership("scheduler").key
+        client.set(lease, "another-process", px=60_000)
+        scheduler.run_now("due-note")  # due at once, before this process's next lease renewal finds out
+        await poll_until(lambda: not scheduler.leading, 5, "the bot steps aside")
+        now = datetime.now(UTC)
+        await poll_until(
+            lambda: (
+                [(j.id, j.next_run_time is not None and j.next_run_time <= now) for j in scheduler.jobs()]
+                == [("due-note", True)]
+            ),
+            5,
+            "the job is due in the store, for the leader",
+        )
+        assert emulator.messages(direction="outbound") == []
+
+        client.delete(lease)  # the other process is gone: this one wins the lease back and runs the job
+        await emulator.wait_for(lambda: emulator.messages(direction="outbound"), timeout=5 * LEASE)
+        await poll_until(lambda: scheduler.jobs() == [], 5, "the job ran")
+        await emulator.settle()
+        texts = [m["parts"][0]["value"] for m in emulator.messages(direction="outbound")]
+        assert texts == [f"due from {os.getpid()}"]
+    finally:
+        client.close()
+        await bot.shutdown()
