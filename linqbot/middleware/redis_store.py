@@ -52,6 +52,7 @@ redis.call('PEXPIRE', key, math.ceil(window * 1000))
 return '0'
 """
 _COUNTED = "counted"
+"""What ``_ACQUIRE`` answers for a member already in the window."""
 
 _HIT = """
 local key, window, now = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
