@@ -21,7 +21,7 @@ from weakref import WeakKeyDictionary
 from linqbot.plugins import hookimpl
 from linqbot_scheduler.cli import add_commands
 from linqbot_scheduler.delivery import DEFAULT_LEASE, DEFAULT_RETRY_FOR
-from linqbot_scheduler.jobs import RetryScheduled, ScheduledSendFailed, TooLate
+from linqbot_scheduler.jobs import LeadershipLost, RetryScheduled, ScheduledSendFailed, TooLate
 from linqbot_scheduler.runlog import JobRun
 from linqbot_scheduler.scheduler import (
     DEFAULT_MAX_CONCURRENT_SENDS,
@@ -49,6 +49,7 @@ __all__ = [
     "JobNotPersistable",
     "JobRun",
     "JobSpec",
+    "LeadershipLost",
     "RetryScheduled",
     "ScheduledSendFailed",
     "SchedulerNotRunning",

@@ -27,10 +27,12 @@ log = logging.getLogger("linqbot.scheduler")
 
 @dataclass
 class Execution:
-    """One job run on this process: the scheduler that started it, and how many of its sends passed the fence."""
+    """One job run on this process: the scheduler that started it, and how many of its sends the leadership fence
+    let through or refused (a job that swallows `LeadershipLost` is still known to have been fenced)."""
 
     scheduler: BotScheduler
     sends: int = 0
+    refused: int = 0
 
 
 executing: ContextVar[Execution] = ContextVar("linqbot_scheduler_executing")

@@ -230,10 +230,9 @@ class _FencedExecutor(AsyncIOExecutor):  # type: ignore[misc]
         else:
             run = functools.partial(run_job, job, job._jobstore_alias, run_times, self._logger.name)
             events = await asyncio.get_running_loop().run_in_executor(None, run)
-        fenced = any(isinstance(getattr(event, "exception", None), builtin.LeadershipLost) for event in events)
-        if fenced and execution.sends == 0:
+        if execution.refused and execution.sends == 0:
             return self._owner.hand_back(job, run_times)
-        if fenced:  # what it sent is out; running it again would send that twice
+        if execution.refused:  # what it sent is out; running it again would send that twice
             log.warning("job %s stopped after %d send(s): this process lost the leadership", job.id, execution.sends)
         return events
 
@@ -774,6 +773,7 @@ class BotScheduler:
             return await call_next(call)
         async with self._send_slots:
             if not await self.still_leads():
+                run.refused += 1
                 raise builtin.LeadershipLost("send from a scheduled job refused: this process no longer leads")
             run.sends += 1
             return await call_next(call)

@@ -1,8 +1,8 @@
-"""A scheduler leader that stops itself (SIGSTOP) at the entry of the first send from a job: a long GC pause or a
-laptop sleep at the worst moment, after the due jobs were claimed and before any of them reached Linq.
+"""A scheduler leader that stops itself (SIGSTOP) at the entry of a send from a job (the first, or the
+``STALL_BEFORE_SEND``-th): a long GC pause or a laptop sleep at the worst moment, after the due jobs were claimed.
 
 ``python tests/scheduler/stalling_leader.py REDIS_URL`` with ``LINQ_*`` set; it logs to stdout ("stalling" when it
-stops itself) and runs until killed. `note` is a plain job both this process and the test's bot can run.
+stops itself) and runs until killed. `note` and `two_notes` are plain jobs both this process and the test's bot run.
 """
 
 from __future__ import annotations
@@ -27,23 +27,31 @@ async def note(bot_name: str, to: str, text: str) -> None:
     await executing_scheduler(bot_name).bot.send(to, f"{text} from {os.getpid()}")
 
 
-class StallAtFirstSend:
-    """Outermost outbound middleware: the first send stops the whole process where it stands."""
+async def two_notes(bot_name: str, first: str, second: str, text: str) -> None:
+    """A plain job sending two messages, one after the other."""
+    await note(bot_name, first, text)
+    await note(bot_name, second, text)
 
-    def __init__(self) -> None:
-        self.stalled = False
+
+class StallAtSend:
+    """Outermost outbound middleware: the ``nth`` send stops the whole process where it stands."""
+
+    def __init__(self, nth: int) -> None:
+        self.countdown = nth
 
     async def __call__(self, call: OutboundCall, call_next: Next) -> Any:
-        if call.is_send and not self.stalled:
-            self.stalled = True
-            print("stalling before a send", flush=True)
-            os.kill(os.getpid(), signal.SIGSTOP)
+        if call.is_send:
+            self.countdown -= 1
+            if self.countdown == 0:
+                print("stalling before a send", flush=True)
+                os.kill(os.getpid(), signal.SIGSTOP)
         return await call_next(call)
 
 
 async def main(redis_url: str) -> None:
     bot = Bot(env_file=None, plugins=["scheduler"], inbox=RedisStore(redis_url, lock_ttl=1.0))
-    bot.outbound_middleware.add(StallAtFirstSend(), name="stall", first=True)
+    nth = int(os.environ.get("STALL_BEFORE_SEND", "1"))
+    bot.outbound_middleware.add(StallAtSend(nth), name="stall", first=True)
     await bot.startup()
     await asyncio.Event().wait()
 

@@ -25,7 +25,7 @@ from linqbot.emulator import Emulator
 from tests.durability.conftest import REPO, RedisServer, poll_until
 
 from .conftest import LEASE, scaled_out_bot
-from .stalling_leader import note
+from .stalling_leader import note, two_notes
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SCRIPT = Path(__file__).with_name("stalling_leader.py")
@@ -48,7 +48,7 @@ class Leader:
 
 
 @contextlib.asynccontextmanager
-async def stalling_leader(redis_url: str, emu: Emulator) -> AsyncIterator[Leader]:
+async def stalling_leader(redis_url: str, emu: Emulator, before_send: int = 1) -> AsyncIterator[Leader]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LINQ_", "LINQBOT_"))}
     env |= {
         "LINQ_API_KEY": emu.api_key,
@@ -56,6 +56,7 @@ async def stalling_leader(redis_url: str, emu: Emulator) -> AsyncIterator[Leader
         "LINQ_WEBHOOK_SECRET": "scale-out-secret",
         "LINQ_PHONE_NUMBER": emu.line,
         "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "plugins")]),
+        "STALL_BEFORE_SEND": str(before_send),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(SCRIPT), redis_url, env=env, stdout=PIPE, stderr=STDOUT
@@ -171,3 +172,30 @@ async def test_a_leader_whose_lease_went_to_another_process_behind_its_back_runs
     finally:
         client.close()
         await bot.shutdown()
+
+
+async def test_a_run_fenced_after_it_sent_is_not_run_again(redis_server: RedisServer, emulator: Emulator) -> None:
+    """A job that stalls between its two sends: the first went out, so running it again would repeat it; the second
+    is refused, the run ends as an error and nobody sends the rest (at most once, as after a crash)."""
+    follower = scaled_out_bot(redis_server.url, emulator)
+    try:
+        async with stalling_leader(redis_server.url, emulator, before_send=2) as leader:
+            await follower.startup()
+            scheduler = scheduler_of(follower)
+            job = await scheduler.schedule(
+                two_notes, at=timedelta(0), args=(follower.name, "+15550630001", "+15550630002", "pair")
+            )
+            await poll_until(lambda: leader.printed("stalling before a send"), 20, "the leader stalls")
+            await poll_until(leader.stopped, 5, "the leader is stopped")
+            await poll_until(lambda: scheduler.leading, 5 * LEASE, "the follower takes over")
+            leader.process.send_signal(signal.SIGCONT)
+            await poll_until(lambda: leader.printed(f"job {job.id} stopped after 1 send(s)"), 10, "the leader says so")
+            await poll_until(lambda: scheduler.job_runs(job.id) != [], 5, "the run is in the shared run log")
+            [run] = scheduler.job_runs(job.id)
+            assert run.outcome == "error" and run.detail.startswith("LeadershipLost")
+            await emulator.settle()
+            texts = [m["parts"][0]["value"] for m in emulator.messages(direction="outbound")]
+            assert texts == [f"pair from {leader.process.pid}"]  # the first send only, made before the stall
+            assert scheduler.jobs() == []
+    finally:
+        await follower.shutdown()
