@@ -108,7 +108,7 @@ class MemoryStore:
         self._values: dict[str, str] = {}
         self._deadlines: dict[str, float] = {}
         self._expiring: list[tuple[float, str]] = []
-        """A heap of (deadline, key); an entry whose key was set again since is stale and skipped."""
+        """A heap of (deadline, key) for the keys in ``_deadlines``."""
 
     def _pruned(self, key: str, window: float, now: float) -> _Window:
         hits = self._windows.get(key)
@@ -144,11 +144,18 @@ class MemoryStore:
         return len(hits.hits)
 
     def _expire(self) -> None:
+        """Forget the values whose time ran out. The heap holds about one entry per expiring key: a renewed key's
+        entry is queued again for its new deadline when it comes up, instead of a new entry per renewal."""
         now = self._clock.now()
         while self._expiring and self._expiring[0][0] <= now:
-            deadline, key = heapq.heappop(self._expiring)
-            if self._deadlines.get(key) == deadline:
+            _, key = heapq.heappop(self._expiring)
+            deadline = self._deadlines.get(key)
+            if deadline is None:
+                continue
+            if deadline <= now:
                 del self._deadlines[key], self._values[key]
+            else:
+                heapq.heappush(self._expiring, (deadline, key))
 
     async def get(self, key: str) -> str | None:
         self._expire()
@@ -160,8 +167,10 @@ class MemoryStore:
         if ttl is None:
             self._deadlines.pop(key, None)
             return
-        deadline = self._deadlines[key] = self._clock.now() + ttl
-        heapq.heappush(self._expiring, (deadline, key))
+        deadline, queued = self._clock.now() + ttl, self._deadlines.get(key)
+        self._deadlines[key] = deadline
+        if queued is None or deadline < queued:
+            heapq.heappush(self._expiring, (deadline, key))
 
     async def delete(self, key: str) -> None:
         self._values.pop(key, None)

@@ -45,6 +45,10 @@ async def test_values_set_with_a_ttl_are_forgotten_by_the_memory_stores_clock() 
     await store.set("renewed", "4")  # a plain set keeps it for good, as Redis' SET does
     clock.advance(3_600)
     assert await store.get("renewed") == "4"
+    await store.set("shortened", "5", ttl=60)
+    await store.set("shortened", "5", ttl=10)
+    clock.advance(10)
+    assert await store.get("shortened") is None, "the latest ttl counts, shorter or longer"
 
 
 async def test_a_redis_value_set_with_a_ttl_expires_in_redis(redis_store: RedisSafeguardStore) -> None:
