@@ -1,17 +1,20 @@
 """Typed webhook events: the envelope (`Event`) and one subclass per event family.
 
 Each subclass carries its ``data`` validated into one typed attribute named by its ``payload_field``
-(``MessageEvent.message``, ``ReactionEvent.reaction``, ...). ``Event.data`` always keeps the raw ``data``
-object, so nothing a typed model does not declare is ever lost. Families sharing one class
-(``reaction.added`` and ``reaction.removed``, ...) are told apart by a boolean property over ``event_type``.
+(``MessageEvent.message``, ``ReactionEvent.reaction``, ...). ``Event.body`` keeps the webhook body and
+``Event.data`` the raw ``data`` object read from it, so nothing a typed model does not declare is ever lost.
+Families sharing one class (``reaction.added`` and ``reaction.removed``, ...) are told apart by a boolean
+property over ``event_type``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from functools import cached_property
+from typing import Any, ClassVar, Literal
 
-from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, SkipValidation
+from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, computed_field
+from pydantic_core import from_json
 
 from linqbot.events.models import Chat, ChatRef, Direction, Handle, LinqModel, Message
 
@@ -59,9 +62,13 @@ __all__ = [
 
 
 class Event(BaseModel):
-    """The webhook envelope; also what unknown, ignored or malformed-data events parse to."""
+    """The webhook envelope; also what unknown, ignored or malformed-data events parse to.
 
-    model_config = ConfigDict(extra="allow")
+    A typed subclass validates ``data`` straight into its payload attribute (the JSON key ``data`` is that
+    attribute's alias); the raw object stays readable as ``data``, read from ``body`` when first asked for.
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     payload_field: ClassVar[str | None] = None
     """Name of the attribute holding the typed ``data``; None for the plain envelope."""
@@ -73,14 +80,22 @@ class Event(BaseModel):
     partner_id: str | None = None
     api_version: str | None = None
     webhook_version: str | None = None
-    data: Annotated[dict[str, Any], SkipValidation] = {}
-    """The raw ``data`` object, kept as is (not copied: parse_event has checked it is an object)."""
+    body: bytes = Field(default=b"", exclude=True, repr=False)
+    """The webhook body this event was parsed from, byte for byte (what the signature covered)."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @cached_property
+    def data(self) -> dict[str, Any]:
+        """The raw ``data`` object (``{}`` when absent), with every key Linq sent, typed or not."""
+        data = from_json(self.body).get("data") if self.body else None
+        return data if isinstance(data, dict) else {}
 
     @property
     def chat_id(self) -> str | None:
         """Per-chat ordering key: ``data.chat.id`` or ``data.chat_id``; None for account-level events."""
-        chat = self.data.get("chat")
-        chat_id = chat.get("id") if isinstance(chat, dict) else self.data.get("chat_id")
+        data = self.data
+        chat = data.get("chat")
+        chat_id = chat.get("id") if isinstance(chat, dict) else data.get("chat_id")
         return chat_id if isinstance(chat_id, str) else None
 
 
@@ -91,7 +106,11 @@ class MessageEvent(Event):
     """message.sent / received / delivered / read (both payload versions normalise to this)."""
 
     payload_field: ClassVar[str | None] = "message"
-    message: Message
+    message: Message = Field(validation_alias="data")
+
+    @property
+    def chat_id(self) -> str:
+        return self.message.chat.id
 
 
 class MessageFailure(LinqModel):
@@ -108,7 +127,11 @@ class MessageFailure(LinqModel):
 
 class MessageFailedEvent(Event):
     payload_field: ClassVar[str | None] = "failure"
-    failure: MessageFailure
+    failure: MessageFailure = Field(validation_alias="data")
+
+    @property
+    def chat_id(self) -> str | None:
+        return self.failure.chat_id
 
 
 class EditedPart(LinqModel):
@@ -130,7 +153,11 @@ class MessageEditedEvent(Event):
     """message.edited (2026-02-03 only): one part's new text."""
 
     payload_field: ClassVar[str | None] = "edit"
-    edit: MessageEdit
+    edit: MessageEdit = Field(validation_alias="data")
+
+    @property
+    def chat_id(self) -> str:
+        return self.edit.chat.id
 
 
 # Reactions and typing
@@ -167,7 +194,11 @@ class ReactionEvent(Event):
     """reaction.added / reaction.removed / poll.reaction.added."""
 
     payload_field: ClassVar[str | None] = "reaction"
-    reaction: Reaction
+    reaction: Reaction = Field(validation_alias="data")
+
+    @property
+    def chat_id(self) -> str | None:
+        return self.reaction.chat_id
 
     @property
     def added(self) -> bool:
@@ -183,7 +214,11 @@ class TypingEvent(Event):
     """chat.typing_indicator.started / .stopped."""
 
     payload_field: ClassVar[str | None] = "typing"
-    typing: TypingIndicator
+    typing: TypingIndicator = Field(validation_alias="data")
+
+    @property
+    def chat_id(self) -> str | None:
+        return self.typing.chat_id
 
     @property
     def actor(self) -> Handle | None:
@@ -210,7 +245,11 @@ class ParticipantEvent(Event):
     """participant.added / participant.removed (also fires when your own line leaves a group)."""
 
     payload_field: ClassVar[str | None] = "membership"
-    membership: Membership
+    membership: Membership = Field(validation_alias="data")
+
+    @property
+    def chat_id(self) -> str | None:
+        return self.membership.chat_id
 
     @property
     def added(self) -> bool:
@@ -219,7 +258,7 @@ class ParticipantEvent(Event):
 
 class ChatCreatedEvent(Event):
     payload_field: ClassVar[str | None] = "chat"
-    chat: Chat
+    chat: Chat = Field(validation_alias="data")
 
     @property
     def chat_id(self) -> str:
@@ -246,7 +285,11 @@ class GroupChatUpdatedEvent(Event):
     """chat.group_name_updated / group_icon_updated and their ``*_update_failed`` twins."""
 
     payload_field: ClassVar[str | None] = "update"
-    update: GroupChatUpdate
+    update: GroupChatUpdate = Field(validation_alias="data")
+
+    @property
+    def chat_id(self) -> str | None:
+        return self.update.chat_id
 
     @property
     def failed(self) -> bool:
@@ -280,7 +323,11 @@ class ChatBackgroundEvent(Event):
     """chat.background_updated / chat.background_update_failed."""
 
     payload_field: ClassVar[str | None] = "change"
-    change: ChatBackgroundChange
+    change: ChatBackgroundChange = Field(validation_alias="data")
+
+    @property
+    def chat_id(self) -> str | None:
+        return self.change.chat_id
 
     @property
     def failed(self) -> bool:
@@ -302,7 +349,11 @@ class LocationSharingEvent(Event):
     """location.sharing.started / .stopped (no coordinates: poll the chat's location endpoint)."""
 
     payload_field: ClassVar[str | None] = "sharing"
-    sharing: LocationShare
+    sharing: LocationShare = Field(validation_alias="data")
+
+    @property
+    def chat_id(self) -> str | None:
+        return self.sharing.chat_id
 
     @property
     def started(self) -> bool:
@@ -329,7 +380,7 @@ class PhoneNumberStatusChange(LinqModel):
 
 class PhoneNumberStatusEvent(Event):
     payload_field: ClassVar[str | None] = "status_change"
-    status_change: PhoneNumberStatusChange
+    status_change: PhoneNumberStatusChange = Field(validation_alias="data")
 
 
 class PhoneNumberChange(LinqModel):
@@ -341,7 +392,7 @@ class PhoneNumberEvent(Event):
     """phone_number.assigned / phone_number.released."""
 
     payload_field: ClassVar[str | None] = "line"
-    line: PhoneNumberChange
+    line: PhoneNumberChange = Field(validation_alias="data")
 
     @property
     def assigned(self) -> bool:
@@ -360,7 +411,7 @@ class ContactCard(LinqModel):
 
 class ContactCardReceivedEvent(Event):
     payload_field: ClassVar[str | None] = "card"
-    card: ContactCard
+    card: ContactCard = Field(validation_alias="data")
 
 
 # Polls
@@ -418,7 +469,11 @@ class PollEvent(Event):
     """Every poll.* event except poll.reaction.added (a ReactionEvent)."""
 
     payload_field: ClassVar[str | None] = "activity"
-    activity: PollActivity
+    activity: PollActivity = Field(validation_alias="data")
+
+    @property
+    def chat_id(self) -> str:
+        return self.activity.chat.id
 
 
 # Payments and account activity
@@ -444,7 +499,7 @@ class PaymentEvent(Event):
     """payment.succeeded / canceled / expired / declined / authorized."""
 
     payload_field: ClassVar[str | None] = "payment"
-    payment: PaymentRequest
+    payment: PaymentRequest = Field(validation_alias="data")
 
 
 class Actor(LinqModel):
@@ -477,4 +532,4 @@ class AccountEvent(Event):
     """Account activity: api_token.*, environment.*, webhook_subscription.*, team_member.*, ..."""
 
     payload_field: ClassVar[str | None] = "activity"
-    activity: AccountActivity
+    activity: AccountActivity = Field(validation_alias="data")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,32 @@ def test_fixture_parses_to_its_table_class(linq_fixtures_dir: Path, stem: str) -
     assert event.trace_id is not None and len(event.trace_id) == 32
     assert event.data  # the raw data is always kept
     assert not event.model_extra  # no envelope key was left undeclared
+
+
+@pytest.mark.parametrize("stem", _event_stems())
+def test_fixture_keeps_its_body_and_raw_data(linq_fixtures_dir: Path, stem: str) -> None:
+    raw = (linq_fixtures_dir / f"{stem}.json").read_bytes()
+    event = parse_event(raw)
+    assert event.body == raw  # byte for byte: what the signature covered
+    assert event.data == json.loads(raw)["data"]
+
+
+@pytest.mark.parametrize("stem", _event_stems())
+def test_typed_chat_id_is_the_chat_the_raw_data_names(linq_fixtures_dir: Path, stem: str) -> None:
+    """Typed events take their ordering key from the typed payload; it must be the chat the raw data names."""
+    data = json.loads((linq_fixtures_dir / f"{stem}.json").read_bytes())["data"]
+    named = data["chat"]["id"] if isinstance(data.get("chat"), dict) else data.get("chat_id")
+    if stem == "chat.created":
+        named = data["id"]
+    assert _parse(linq_fixtures_dir, stem).chat_id == named
+
+
+@pytest.mark.parametrize("stem", _event_stems())
+def test_a_dumped_event_parses_back_to_the_same_event(linq_fixtures_dir: Path, stem: str) -> None:
+    event = _parse(linq_fixtures_dir, stem)
+    again = parse_event(event.model_dump_json(by_alias=True))
+    assert type(again) is type(event)
+    assert again.model_dump() == event.model_dump()  # typed payload and raw data alike
 
 
 def test_fixture_set_covers_the_main_families(linq_fixtures_dir: Path) -> None:
