@@ -141,47 +141,70 @@ class Inbox:
             self._idle.set()
 
     async def _work(self, lane: str) -> None:
-        """Run the lane until it is empty; store failures are retried, never lose the event in hand."""
+        """Run the lane until it is empty; store failures are retried, never lose the event in hand.
+
+        A worker keeps its concurrency slot from one event to the next and hands it over in between only when every
+        slot is taken (a waiting chat then goes first): one acquire per busy spell, not per event.
+        """
         claimed = False
+        slot = False
         handled: StoredEvent | None = None  # ran, not yet marked done
         delay = 0.05
-        while True:
-            try:
-                if not claimed:
-                    if not await self.store.claim(lane):
-                        return  # another process works this chat; it will see our event
-                    claimed = True
-                if handled is not None:
-                    await self.store.finish(handled)
-                    handled = None
-                item = await self.store.head(lane)
-                if item is None:
-                    if await self.store.release(lane):
-                        return
-                    continue
-                await self._run(item)
-                handled = item
-                delay = 0.05
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("inbox: store failed (%s: %s); retrying in %.2f s", type(exc).__name__, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_STORE_BACKOFF)
+        try:
+            while True:
+                try:
+                    if not claimed:
+                        if not await self.store.claim(lane):
+                            return  # another process works this chat; it will see our event
+                        claimed = True
+                    if handled is not None:
+                        await self.store.finish(handled)
+                        handled = None
+                    item = await self.store.head(lane)
+                    if item is None:
+                        if slot:
+                            slot = False
+                            self._slots.release()
+                        if await self.store.release(lane):
+                            return
+                        continue
+                    if slot and self._slots.locked():
+                        slot = False
+                        self._slots.release()
+                    if not slot:
+                        await self._slots.acquire()
+                        slot = True
+                    event = self._parsed.pop(item.event_id, None)
+                    if event is None:
+                        event = self._reparse(item)
+                    if event is not None:
+                        try:
+                            await self._process(event)
+                        except Exception:
+                            log.exception("unhandled error while processing event %s", item.event_id)
+                    handled = item
+                    delay = 0.05
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if slot:
+                        slot = False
+                        self._slots.release()
+                    log.warning("inbox: store failed (%s: %s); retrying in %.2f s", type(exc).__name__, exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, MAX_STORE_BACKOFF)
+        finally:
+            if slot:
+                self._slots.release()
 
-    async def _run(self, item: StoredEvent) -> None:
-        event = self._parsed.pop(item.event_id, None)
-        if event is None:
-            try:
-                event = parse_event(item.body)
-            except InvalidPayload as exc:
-                log.error("inbox: dropping stored event %s that no longer parses: %s", item.event_id, exc)
-                return
-        async with self._slots:
-            try:
-                await self._process(event)
-            except Exception:
-                log.exception("unhandled error while processing event %s", item.event_id)
+    @staticmethod
+    def _reparse(item: StoredEvent) -> Event | None:
+        """The event of a stored body (resumed after a restart, or from another process's accept)."""
+        try:
+            return parse_event(item.body)
+        except InvalidPayload as exc:
+            log.error("inbox: dropping stored event %s that no longer parses: %s", item.event_id, exc)
+            return None
 
     async def _maintain(self) -> None:
         """Prune old dedup records; on a shared store, pick up lanes whose worker died elsewhere."""

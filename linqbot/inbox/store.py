@@ -16,6 +16,7 @@ the worker was finishing is never stranded.
 
 from __future__ import annotations
 
+import math
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict, deque
@@ -143,6 +144,8 @@ class MemoryStore(InboxStore):
         super().__init__(retention=retention, clock=clock)
         self._max_ids = max_ids
         self._seen: OrderedDict[str, float] = OrderedDict()
+        self._next_expiry = -math.inf
+        """When the oldest remembered id runs out (or earlier): until then an accept need not look for old ids."""
         self._lanes: dict[str, deque[StoredEvent]] = {}
         self._backlog = 0
 
@@ -164,14 +167,21 @@ class MemoryStore(InboxStore):
         return True
 
     def _enqueue(self, event: StoredEvent) -> None:
-        self._lanes.setdefault(event.lane, deque()).append(event)
+        queue = self._lanes.get(event.lane)
+        if queue is None:
+            self._lanes[event.lane] = queue = deque()
+        queue.append(event)
         self._backlog += 1
 
     def _forget_old(self, now: float) -> int:
         seen, dropped = self._seen, 0
+        if now < self._next_expiry and len(seen) <= self._max_ids:
+            return 0
+        self._next_expiry = -math.inf
         while seen:
             oldest_id, oldest_at = next(iter(seen.items()))
             if len(seen) <= self._max_ids and now - oldest_at < self.retention:
+                self._next_expiry = oldest_at + self.retention
                 break
             del seen[oldest_id]
             dropped += 1

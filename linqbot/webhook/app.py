@@ -43,13 +43,8 @@ def _accepted_body(status: str) -> bytes:
     return json.dumps({"ok": True, "status": status}).encode()
 
 
-async def _read_limited(request: web.Request, declared: int | None, limit: int) -> bytes | None:
-    """The body, or None as soon as it grows past ``limit`` (the rest is never buffered).
-
-    ``declared`` is the Content-Length, already checked against the limit (one read, no chunk loop); aiohttp parses
-    the header again on every access, so the caller reads it once."""
-    if declared is not None:
-        return await request.content.readexactly(declared) if declared else b""
+async def _read_chunked(request: web.Request, limit: int) -> bytes | None:
+    """A body sent without Content-Length, or None as soon as it grows past ``limit`` (the rest is never buffered)."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(64 * 1024):
@@ -65,10 +60,13 @@ async def receive_webhook(request: web.Request) -> web.Response:
     if bot.closing:
         return _error(503, "shutting_down", "the bot is restarting; retry later")
     limit = bot.body_limit
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        return _error(413, "too_large", f"body exceeds {limit} bytes")
-    body = await _read_limited(request, declared, limit)
+    declared = request.content_length  # aiohttp parses the header again on every access: read it once
+    if declared is None:
+        body = await _read_chunked(request, limit)
+    elif declared <= limit:
+        body = await request.content.readexactly(declared) if declared else b""  # one read, no chunk loop
+    else:
+        body = None
     if body is None:
         return _error(413, "too_large", f"body exceeds {limit} bytes")
     try:

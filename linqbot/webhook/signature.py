@@ -34,6 +34,28 @@ class _Secret:
     legacy_key: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class _Keyed:
+    """One secret's HMACs with the key already absorbed: each check copies them instead of re-keying (and
+    re-fetching SHA-256 from OpenSSL's provider), which cost a quarter of the check."""
+
+    standard: hmac.HMAC
+    legacy: hmac.HMAC
+
+    @classmethod
+    def of(cls, secret: _Secret) -> _Keyed:
+        return cls(
+            hmac.new(secret.standard_key, digestmod=hashlib.sha256),
+            hmac.new(secret.legacy_key, digestmod=hashlib.sha256),
+        )
+
+
+def _digest(keyed: hmac.HMAC, message: bytes) -> bytes:
+    mac = keyed.copy()
+    mac.update(message)
+    return mac.digest()
+
+
 def _parse_secret(secret: str) -> _Secret:
     if not secret:
         raise ValueError("webhook secret is empty")
@@ -63,16 +85,16 @@ class Verifier:
     ) -> None:
         if not secrets:
             raise ValueError("at least one webhook secret is required")
-        self._secrets = [_parse_secret(s) for s in secrets]
+        self._secrets = [_Keyed.of(_parse_secret(s)) for s in secrets]
         self._tolerance = tolerance
         self._clock = clock
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> None:
         """Return silently when ``body`` is authentic and fresh; raise `SignatureError` otherwise."""
-        if "webhook-signature" in headers:
-            self._verify_standard(headers, body)
-        elif "x-webhook-signature" in headers:
-            self._verify_legacy(headers, body)
+        if (signature := headers.get("webhook-signature")) is not None:
+            self._verify_standard(headers, signature, body)
+        elif (signature := headers.get("x-webhook-signature")) is not None:
+            self._verify_legacy(headers, signature, body)
         else:
             raise SignatureError("missing signature headers (webhook-signature or x-webhook-signature)")
 
@@ -91,28 +113,28 @@ class Verifier:
             raise SignatureError("timestamp too far in the future")
         return raw.encode()
 
-    def _verify_standard(self, headers: Mapping[str, str], body: bytes) -> None:
+    def _verify_standard(self, headers: Mapping[str, str], signature: str, body: bytes) -> None:
         msg_id = headers.get("webhook-id")
         if not msg_id:
             raise SignatureError("missing webhook-id header")
         timestamp = self._check_timestamp(headers.get("webhook-timestamp"), "webhook-timestamp")
-        offered = [entry[3:].encode() for entry in headers["webhook-signature"].split() if entry.startswith("v1,")]
+        offered = [entry[3:].encode() for entry in signature.split() if entry.startswith("v1,")]
         if not offered:
             raise SignatureError("no v1 signature in webhook-signature")
         signed = b"%s.%s.%s" % (msg_id.encode(), timestamp, body)
         for secret in self._secrets:
-            expected = base64.b64encode(hmac.digest(secret.standard_key, signed, "sha256"))
+            expected = base64.b64encode(_digest(secret.standard, signed))
             for candidate in offered:
                 if hmac.compare_digest(expected, candidate):
                     return
         raise SignatureError("signature mismatch")
 
-    def _verify_legacy(self, headers: Mapping[str, str], body: bytes) -> None:
+    def _verify_legacy(self, headers: Mapping[str, str], signature: str, body: bytes) -> None:
         timestamp = self._check_timestamp(headers.get("x-webhook-timestamp"), "x-webhook-timestamp")
-        offered = headers["x-webhook-signature"].strip().lower().encode()
+        offered = signature.strip().lower().encode()
         signed = b"%s.%s" % (timestamp, body)
         for secret in self._secrets:
-            expected = hmac.digest(secret.legacy_key, signed, "sha256").hex().encode()
+            expected = _digest(secret.legacy, signed).hex().encode()
             if hmac.compare_digest(expected, offered):
                 return
         raise SignatureError("signature mismatch")
