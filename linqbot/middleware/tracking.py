@@ -11,7 +11,7 @@ from typing import Any
 
 from linqbot.dispatch.context import Context
 from linqbot.dispatch.middleware import Next
-from linqbot.events import ChatCreatedEvent, MessageEvent, PhoneNumberStatusEvent, ReactionEvent
+from linqbot.events import ChatCreatedEvent, Event, MessageEvent, PhoneNumberStatusEvent, ReactionEvent
 from linqbot.middleware.chats import ChatInfo, Directory, Scope, current_scope
 from linqbot.middleware.linq_time import accepted_at
 from linqbot.outbound import OutboundCall
@@ -29,6 +29,17 @@ def budget_key(line: str) -> str:
 def inbound_member(message_id: str) -> str:
     """What a line's budgets count an inbound message as: its id, so a re-run of its event counts nothing more."""
     return f"in:{message_id}"
+
+
+def _reported_health(event: Event) -> str | None:
+    """The chat health a webhook reports (``data.chat.health_status``); read typed for messages (raw data unread)."""
+    if isinstance(event, MessageEvent):
+        health = event.message.chat.health_status
+        return health.status if health is not None else None
+    chat = event.data.get("chat")
+    reported = chat.get("health_status") if isinstance(chat, dict) else None
+    status = reported.get("status") if isinstance(reported, dict) else None
+    return status if isinstance(status, str) else None
 
 
 class Tracking:
@@ -52,11 +63,8 @@ class Tracking:
 
     async def _learn(self, ctx: Context) -> None:
         directory, store, event = self.directory, self.directory.store, ctx.event
-        chat = event.data.get("chat")
-        if ctx.chat_id is not None and isinstance(chat, dict):
-            health = chat.get("health_status")
-            if isinstance(health, dict) and isinstance(health.get("status"), str):
-                await directory.set_health(ctx.chat_id, health["status"])
+        if ctx.chat_id is not None:
+            await directory.set_health(ctx.chat_id, _reported_health(event))
         if isinstance(event, MessageEvent):
             message = event.message
             owner = message.chat.owner_handle
