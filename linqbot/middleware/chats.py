@@ -16,20 +16,25 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from linqbot.middleware.clock import Clock
+from linqbot.middleware.reads import Reads
 from linqbot.middleware.store import SafeguardStore
 from linqbot.outbound import LinqAPIError, OutboundCall
 
 if TYPE_CHECKING:
     from linqbot.bot import Bot
+    from linqbot.dispatch.context import Context
 
 log = logging.getLogger("linqbot.safeguards")
 
 HEALTHY, AT_RISK, CRITICAL, OPTED_OUT = "HEALTHY", "AT_RISK", "CRITICAL", "OPTED_OUT"
 _TARGET = "linqbot.safeguards.target"
+_READS = "linqbot.safeguards.reads"
 
 CHAT_MAP_TTL = 30 * 86_400.0
 """Seconds the shared chat map remembers a chat after its last use: a month of silence ends a conversation as far
@@ -37,10 +42,25 @@ as the new-conversation budget is concerned."""
 CHAT_MAP_RESTAMP = 86_400.0
 """A process renews a chat's lifetime at most this often, so a busy chat costs one store write a day, not one per
 message; a process's own cache of the map is trusted for as long."""
+UNANSWERED_FOR = 30 * 86_400.0
+"""Seconds a message to a person counts as unanswered: a month after the last one, a person who never wrote back
+may be messaged proactively again (the non-responder and AT_RISK rules look back this far)."""
 
 
 def _chat_of(line: str, handles: tuple[str, ...]) -> str:
     return f"chat_of:{line}:{','.join(handles)}"
+
+
+def health_key(chat_id: str) -> str:
+    return f"health:{chat_id}"
+
+
+def reputation_key(line: str) -> str:
+    return f"line:{line}:reputation"
+
+
+def unanswered_key(handle: str) -> str:
+    return f"unanswered:{handle}"
 
 
 @dataclass(frozen=True)
@@ -109,6 +129,39 @@ class Directory:
         """(line, people) → (chat id, when this process last renewed its lifetime in the store)."""
         self._lookups: dict[str, asyncio.Future[ChatInfo | None]] = {}
         self._health_changed = asyncio.Event()
+        self.event_keys: list[Callable[[Context], Iterable[str]]] = [self._chat_keys]
+        """What the inbound safeguards read per event (each adds its own), fetched together by `event_reads`."""
+        self.send_keys: list[Callable[[Target], Iterable[str]]] = []
+        """What the outbound safeguards read per send, fetched together by `send_reads`."""
+        self._event_reads: weakref.WeakKeyDictionary[Context, Reads] = weakref.WeakKeyDictionary()
+
+    # -- reads -------------------------------------------------------------------------------------------------
+
+    def event_reads(self, ctx: Context) -> Reads:
+        """The values the inbound safeguards check ``ctx`` against, read in one round trip."""
+        reads = self._event_reads.get(ctx)
+        if reads is None:
+            keys = [key for keys_of in self.event_keys for key in keys_of(ctx)]
+            reads = self._event_reads[ctx] = Reads(self.store, keys)
+        return reads
+
+    async def send_reads(self, call: OutboundCall) -> Reads:
+        """The values the outbound gates check ``call`` against, read in one round trip."""
+        reads = call.extras.get(_READS)
+        if not isinstance(reads, Reads):
+            target = await self.target(call)
+            keys = [key for keys_of in self.send_keys for key in keys_of(target)]
+            reads = call.extras[_READS] = Reads(self.store, keys)
+        return reads
+
+    def _chat_keys(self, ctx: Context) -> list[str]:
+        """``ctx.chat``'s health and its line's reputation."""
+        if ctx.chat_id is None:
+            return []
+        info = self._chats.get(ctx.chat_id)
+        owner = ctx.message.chat.owner_handle if ctx.message is not None else None
+        line = owner.handle if owner is not None else info.line if info is not None else None
+        return [health_key(ctx.chat_id)] + ([reputation_key(line)] if line else [])
 
     @property
     def default_line(self) -> str:
@@ -227,21 +280,22 @@ class Directory:
 
     # -- health ------------------------------------------------------------------------------------------------
 
-    async def health(self, chat_id: str | None) -> str:
+    async def health(self, chat_id: str | None, reads: Reads | None = None) -> str:
         if chat_id is None:
             return HEALTHY
-        return await self.store.get(f"health:{chat_id}") or HEALTHY
+        return await (reads or self.store).get(health_key(chat_id)) or HEALTHY
 
-    async def set_health(self, chat_id: str, status: str | None) -> None:
+    async def set_health(self, chat_id: str, status: str | None, reads: Reads | None = None) -> None:
         """Record Linq's latest score; HEALTHY is stored as no key, so only chats with a problem keep one."""
         if not status:
             return
         status = status.upper()
-        if await self.health(chat_id) != status:
+        values = reads or self.store
+        if await self.health(chat_id, reads) != status:
             if status == HEALTHY:
-                await self.store.delete(f"health:{chat_id}")
+                await values.delete(health_key(chat_id))
             else:
-                await self.store.set(f"health:{chat_id}", status)
+                await values.set(health_key(chat_id), status)
             log.info("chat %s health is now %s", chat_id, status)
             self._health_changed.set()
             self._health_changed = asyncio.Event()
@@ -254,33 +308,33 @@ class Directory:
             return False
         return True
 
-    async def line_reputation(self, line: str | None) -> str:
+    async def line_reputation(self, line: str | None, reads: Reads | None = None) -> str:
         if line is None:
             return HEALTHY
-        return await self.store.get(f"line:{line}:reputation") or HEALTHY
+        return await (reads or self.store).get(reputation_key(line)) or HEALTHY
 
     async def set_line(self, line: str, *, reputation: str | None = None, status: str | None = None) -> None:
         if reputation:
-            await self.store.set(f"line:{line}:reputation", reputation.upper())
+            await self.store.set(reputation_key(line), reputation.upper())
         if status:
             await self.store.set(f"line:{line}:status", status.upper())
 
     # -- people ------------------------------------------------------------------------------------------------
 
     async def unanswered(self, handle: str) -> int:
-        """Messages sent to ``handle`` since they last wrote (or reacted)."""
-        return int(await self.store.get(f"unanswered:{handle}") or 0)
+        """Messages sent to ``handle`` since they last wrote (or reacted), within the last ``UNANSWERED_FOR``."""
+        return await self.store.count(unanswered_key(handle), UNANSWERED_FOR, self.clock.now())
 
-    async def view(self, chat_id: str | None) -> ChatView | None:
+    async def view(self, chat_id: str | None, reads: Reads | None = None) -> ChatView | None:
         if chat_id is None:
             return None
         info = self._chats.get(chat_id)
         line = info.line if info else None
         return ChatView(
             id=chat_id,
-            health=await self.health(chat_id),
+            health=await self.health(chat_id, reads),
             line=line,
-            line_reputation=await self.line_reputation(line),
+            line_reputation=await self.line_reputation(line, reads),
             is_group=info.is_group if info else False,
             service=info.service if info else None,
         )

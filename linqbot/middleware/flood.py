@@ -36,6 +36,11 @@ class Flood:
     """A short window: a person typing a bubble a second stays under the limit however long they go on."""
 
 
+HELD_GRACE = 60.0
+"""Seconds a sender's last held message is remembered beyond ``per_seconds``: the rest of a burst handled late (a
+backlog) still continues it, so ``on_flood`` runs once per burst."""
+
+
 class FloodControl:
     """Outer middleware ``flood_control``."""
 
@@ -55,7 +60,7 @@ class FloodControl:
             return await call_next(ctx)
         self.directory.bot.metrics.gate("flood_control", "dropped")
         last_held = await store.get(f"flood_held:{sender}")
-        await store.set(f"flood_held:{sender}", repr(written))
+        await store.set(f"flood_held:{sender}", repr(written), ttl=settings.per_seconds + HELD_GRACE)
         if last_held is not None and written - float(last_held) < settings.per_seconds:
             log.debug("flood from %s goes on: message %s held", mask_handle(sender), ctx.event.event_id)
             return None

@@ -13,8 +13,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from linqbot.middleware.chats import AT_RISK, CRITICAL, OPTED_OUT, Directory, Target
+from linqbot.middleware.chats import AT_RISK, CRITICAL, OPTED_OUT, Directory, Target, health_key, reputation_key
 from linqbot.middleware.errors import ChatHealthHold, LineHold
+from linqbot.middleware.reads import Reads
 from linqbot.outbound import LinqAPIError, OutboundCall
 from linqbot.outbound.errors import LineIneligible, OptedOut, RecipientBlocked, RecipientNotAllowed
 from linqbot.outbound.pipeline import Next
@@ -37,6 +38,8 @@ class Health:
     """How long a 2026 (recipient blocked) answer is trusted before asking Linq again."""
     ineligible_ttl: float = 300.0
     """How long a 2027 (line ineligible) answer is trusted before asking Linq again."""
+    not_allowed_ttl: float = 86_400.0
+    """How long a 2008 (sandbox: the person must write first) answer is trusted; their next message clears it."""
     check_lines_at_startup: bool = True
     """Read every line's reputation (``GET /v3/phone_numbers``) when the bot starts."""
 
@@ -65,47 +68,61 @@ class HealthGate:
         if not call.is_send:
             return await call_next(call)
         target = await self.directory.target(call)
-        await self._check_cached_refusals(target)
-        await self._check_line(target)
-        await self._check_chat(call, target)
+        reads = await self.directory.send_reads(call)
+        await self._check_cached_refusals(target, reads)
+        await self._check_line(target, reads)
+        await self._check_chat(call, target, reads)
         try:
             return await call_next(call)
         except (RecipientBlocked, RecipientNotAllowed, LineIneligible) as exc:
             await self._remember(exc, target)
             raise
 
-    async def _check_cached_refusals(self, target: Target) -> None:
-        store, now = self.directory.store, self.directory.clock.now()
-        if float(await store.get(f"ineligible:{target.line}") or 0) > now:
+    def reads(self, target: Target) -> list[str]:
+        """The cached refusals, the chat's health and (for a proactive send) the line's reputation."""
+        keys = [f"ineligible:{target.line}"]
+        for handle in target.people:
+            keys += [f"blocked:{handle}", f"not_allowed:{handle}"]
+        if target.chat_id is not None:
+            keys.append(health_key(target.chat_id))
+        if self.settings.critical_line_blocks_proactive and not target.is_reply:
+            keys.append(reputation_key(target.line))
+        return keys
+
+    async def _check_cached_refusals(self, target: Target, reads: Reads) -> None:
+        now = self.directory.clock.now()
+        if float(await reads.get(f"ineligible:{target.line}") or 0) > now:
             raise LineIneligible(f"line {target.line} was ineligible to send (cached 2027)", status=403, code=2027)
         for handle in target.people:
-            if float(await store.get(f"blocked:{handle}") or 0) > now:
+            if float(await reads.get(f"blocked:{handle}") or 0) > now:
                 raise RecipientBlocked("recipient is on your blocklist (cached 2026)", status=403, code=2026)
-            if await store.get(f"not_allowed:{handle}"):
+            if await reads.get(f"not_allowed:{handle}"):
                 raise RecipientNotAllowed(
                     "sandbox recipient must message the line first (cached 2008)", status=403, code=2008
                 )
 
     async def _remember(self, error: LinqAPIError, target: Target) -> None:
-        store, now = self.directory.store, self.directory.clock.now()
+        """Cache Linq's refusal for as long as it is trusted: each is forgotten (its key expires) when it lapses."""
+        settings, store, now = self.settings, self.directory.store, self.directory.clock.now()
         if isinstance(error, LineIneligible):
-            await store.set(f"ineligible:{target.line}", repr(now + self.settings.ineligible_ttl))
+            ttl = settings.ineligible_ttl
+            await store.set(f"ineligible:{target.line}", repr(now + ttl), ttl=ttl)
             await store.set(f"line:{target.line}:status", "FLAGGED")
         for handle in target.people:
             if isinstance(error, RecipientBlocked):
-                await store.set(f"blocked:{handle}", repr(now + self.settings.blocked_ttl))
+                await store.set(f"blocked:{handle}", repr(now + settings.blocked_ttl), ttl=settings.blocked_ttl)
             elif isinstance(error, RecipientNotAllowed):
-                await store.set(f"not_allowed:{handle}", "1")
+                await store.set(f"not_allowed:{handle}", "1", ttl=settings.not_allowed_ttl)
 
-    async def _check_line(self, target: Target) -> None:
+    async def _check_line(self, target: Target, reads: Reads) -> None:
         if not self.settings.critical_line_blocks_proactive or target.is_reply:
             return
-        if await self.directory.line_reputation(target.line) == CRITICAL:
+        if await self.directory.line_reputation(target.line, reads) == CRITICAL:
             what = "open a new conversation" if target.is_new_chat else "send proactively"
             raise LineHold(f"line {target.line} is CRITICAL: linqbot will not {what} until it recovers")
 
-    async def _check_chat(self, call: OutboundCall, target: Target) -> None:
-        status = await self.directory.health(target.chat_id)
+    async def _check_chat(self, call: OutboundCall, target: Target, reads: Reads) -> None:
+        status = await self.directory.health(target.chat_id, reads)
         if status == OPTED_OUT and not target.is_group and not call.override_optout:
             raise OptedOut(f"chat {target.chat_id} is OPTED_OUT", status=403, code=2024)
         if status == CRITICAL:

@@ -118,20 +118,27 @@ def install_safeguards(bot: Bot, settings: Safeguards) -> SafeguardRuntime:
     """Add the enabled safeguards to ``bot`` in their working order (outermost first)."""
     runtime = SafeguardRuntime(bot, settings)
     directory = runtime.directory
-    tracking = Tracking(directory)
+    loops = settings.loop_breaker
+    tracking = Tracking(directory, sent_at_ttl=loops.remember if loops is not None else None)
     bot.outer_middleware.add(tracking.inbound, name="safeguard_tracking")
     if settings.opt_out is not None:
         bot.outer_middleware.add(runtime.opt_out.inbound, name="opt_out")
+        directory.event_keys.append(runtime.opt_out.event_reads)
     if settings.flood is not None:
         bot.outer_middleware.add(FloodControl(settings.flood, directory), name="flood_control")
-    if settings.loop_breaker is not None:
-        bot.outer_middleware.add(LoopGuard(settings.loop_breaker, directory), name="loop_breaker")
+    if loops is not None:
+        bot.outer_middleware.add(LoopGuard(loops, directory), name="loop_breaker")
+        directory.event_keys.append(LoopGuard.event_reads)
     if settings.pacing is not None:
-        bot.outbound_middleware.add(Pacer(settings.pacing, directory), name="pacing")
+        pacer = Pacer(settings.pacing, directory)
+        bot.outbound_middleware.add(pacer, name="pacing")
+        directory.send_keys.append(pacer.reads)
     if settings.opt_out is not None:
         bot.outbound_middleware.add(runtime.opt_out.outbound, name="opt_out")
+        directory.send_keys.append(runtime.opt_out.send_reads)
     if runtime.health is not None:
         bot.outbound_middleware.add(runtime.health, name="chat_health")
+        directory.send_keys.append(runtime.health.reads)
     if settings.non_responders is not None:
         bot.outbound_middleware.add(NonResponderGate(settings.non_responders, directory), name="non_responders")
     if settings.typing is not None:

@@ -21,6 +21,7 @@ from linqbot.dispatch.context import Context
 from linqbot.dispatch.middleware import Next
 from linqbot.middleware.chats import Directory
 from linqbot.middleware.linq_time import written_at
+from linqbot.middleware.tracking import sent_at_key
 
 log = logging.getLogger("linqbot.safeguards.loop_breaker")
 
@@ -30,6 +31,10 @@ class LoopBreaker:
     fast_reply_within: float = 2.0
     rounds: int = 6
     cooldown: float = 600.0
+    remember: float = 300.0
+    """Seconds a chat's loop bookkeeping (its last inbound, last send, fast rounds) outlives its last update: far
+    longer than a fast round plus any delay in handling the webhook, so a loop is still seen; a chat quiet this long
+    starts afresh (it had no fast round going)."""
 
 
 class LoopGuard:
@@ -39,26 +44,34 @@ class LoopGuard:
         self.settings = settings
         self.directory = directory
 
+    @staticmethod
+    def event_reads(ctx: Context) -> list[str]:
+        chat_id = ctx.chat_id
+        if ctx.event.event_type != "message.received" or chat_id is None:
+            return []
+        return [f"loop_in:{chat_id}", f"loop_cooldown:{chat_id}", sent_at_key(chat_id), f"loop_rounds:{chat_id}"]
+
     async def __call__(self, ctx: Context, call_next: Next[Context]) -> Any:
         chat_id = ctx.chat_id
         if ctx.event.event_type != "message.received" or chat_id is None:
             return await call_next(ctx)
-        store, now, settings = self.directory.store, self.directory.clock.now(), self.settings
+        reads, now, settings = self.directory.event_reads(ctx), self.directory.clock.now(), self.settings
+        rounds_key = f"loop_rounds:{chat_id}"
         written = written_at(ctx.event)
-        previous_inbound = _float(await store.get(f"loop_in:{chat_id}"))
+        previous_inbound = _float(await reads.get(f"loop_in:{chat_id}"))
         if written is not None and written > previous_inbound:
-            await store.set(f"loop_in:{chat_id}", repr(written))
-        if _float(await store.get(f"loop_cooldown:{chat_id}")) > now:
+            await reads.set(f"loop_in:{chat_id}", repr(written), ttl=settings.remember)
+        if _float(await reads.get(f"loop_cooldown:{chat_id}")) > now:
             log.info("chat %s is cooling down after a reply loop; message not dispatched", chat_id)
             self.directory.bot.metrics.gate("loop_breaker", "dropped")
             return None
-        last_sent = await store.get(f"sent_at:{chat_id}")
+        last_sent = await reads.get(sent_at_key(chat_id))
         answered = last_sent is not None and float(last_sent) >= previous_inbound
         if answered and written is not None and 0 <= written - float(last_sent or 0) <= settings.fast_reply_within:
-            rounds = await store.incr(f"loop_rounds:{chat_id}")
+            rounds = await reads.incr(rounds_key, ttl=settings.remember)
             if rounds >= settings.rounds:
-                await store.delete(f"loop_rounds:{chat_id}")
-                await store.set(f"loop_cooldown:{chat_id}", repr(now + settings.cooldown))
+                await reads.delete(rounds_key)
+                await reads.set(f"loop_cooldown:{chat_id}", repr(now + settings.cooldown), ttl=settings.cooldown)
                 log.warning(
                     "chat %s looks like a bot-to-bot loop (%d instant rounds); no auto-replies for %.0f s",
                     chat_id,
@@ -67,8 +80,8 @@ class LoopGuard:
                 )
                 self.directory.bot.metrics.gate("loop_breaker", "tripped")
                 return None
-        else:
-            await store.delete(f"loop_rounds:{chat_id}")
+        elif await reads.get(rounds_key) is not None:  # most chats have no fast round going: nothing to reset
+            await reads.delete(rounds_key)
         return await call_next(ctx)
 
 

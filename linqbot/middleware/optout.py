@@ -16,7 +16,8 @@ from linqbot.dispatch.context import Context
 from linqbot.dispatch.middleware import Next
 from linqbot.dispatch.router import OPT_IN_EVENT, OPT_OUT_EVENT
 from linqbot.events import MessageEvent
-from linqbot.middleware.chats import Directory
+from linqbot.middleware.chats import Directory, Target
+from linqbot.middleware.reads import Reads
 from linqbot.outbound import OutboundCall
 from linqbot.outbound.errors import OptedOut
 from linqbot.outbound.pipeline import Next as OutboundNext
@@ -42,6 +43,10 @@ class OptOut:
     """Also pass the keyword message to ordinary message handlers (off: only ``on_opt_out`` handlers see it)."""
 
 
+def _opt_out_key(handle: str) -> str:
+    return f"opt_out:{handle}"
+
+
 class OptOutGuard:
     """Outer middleware ``opt_out`` (keywords in) and outbound middleware ``opt_out`` (sends out)."""
 
@@ -49,14 +54,25 @@ class OptOutGuard:
         self.settings = settings
         self.directory = directory
 
-    async def is_opted_out(self, handle: str) -> bool:
-        return await self.directory.store.get(f"opt_out:{handle}") is not None
+    async def is_opted_out(self, handle: str, reads: Reads | None = None) -> bool:
+        return await (reads or self.directory.store).get(_opt_out_key(handle)) is not None
 
     async def mark(self, handle: str) -> None:
-        await self.directory.store.set(f"opt_out:{handle}", "1")
+        """Opted out for good: the key has no lifetime (only the person writing again clears it)."""
+        await self.directory.store.set(_opt_out_key(handle), "1")
 
     async def clear(self, handle: str) -> None:
-        await self.directory.store.delete(f"opt_out:{handle}")
+        await self.directory.store.delete(_opt_out_key(handle))
+
+    @staticmethod
+    def event_reads(ctx: Context) -> list[str]:
+        """Whether a person writing in a DM had opted out (writing again opts them back in)."""
+        received = ctx.event.event_type == "message.received"
+        return [_opt_out_key(ctx.sender)] if received and ctx.sender and not ctx.is_group else []
+
+    @staticmethod
+    def send_reads(target: Target) -> list[str]:
+        return [_opt_out_key(handle) for handle in target.people]
 
     async def inbound(self, ctx: Context, call_next: Next[Context]) -> Any:
         event = ctx.event
@@ -70,7 +86,7 @@ class OptOutGuard:
             log.info("%s opted out (keyword in chat %s); sends to them stop", mask_handle(sender), ctx.chat_id)
             await self._dispatch(ctx, event, OPT_OUT_EVENT)
             return await call_next(ctx) if self.settings.dispatch_keyword else None
-        if await self.is_opted_out(sender):
+        if await self.is_opted_out(sender, self.directory.event_reads(ctx)):
             await self.clear(sender)
             log.info("%s opted back in by writing again", mask_handle(sender))
             await self._dispatch(ctx, event, OPT_IN_EVENT)
@@ -86,8 +102,9 @@ class OptOutGuard:
             return await call_next(call)
         target = await self.directory.target(call)
         if not call.override_optout:
+            reads = await self.directory.send_reads(call)
             for handle in target.people:
-                if await self.is_opted_out(handle):
+                if await self.is_opted_out(handle, reads):
                     raise OptedOut(
                         f"{mask_handle(handle)} opted out; linqbot did not send (override_optout=True sends one)",
                         status=403,

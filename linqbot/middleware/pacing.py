@@ -24,9 +24,10 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from linqbot.middleware.chats import AT_RISK, Directory, Target
+from linqbot.middleware.chats import AT_RISK, Directory, Target, reputation_key
 from linqbot.middleware.errors import DailyBudgetExhausted, NewChatBudgetExhausted, SafeguardHold
-from linqbot.middleware.tracking import DAY, budget_key
+from linqbot.middleware.reads import Reads
+from linqbot.middleware.tracking import DAY, budget_key, outbound_member
 from linqbot.outbound import LinqAPIError, OutboundCall, RateLimited
 from linqbot.outbound.pipeline import Next
 from linqbot.redact import mask_handle
@@ -94,9 +95,10 @@ class Pacer:
         target = await self.directory.target(call)
         keys = self._pair_keys(target)
         async with self._locks.hold(keys):
-            taken = await self._spend_budgets(target, _message_member(call))
+            reads = await self.directory.send_reads(call)
+            taken = await self._spend_budgets(target, outbound_member(call), reads)
             for key in keys:
-                taken.append((key, await self._reserve(key)))
+                taken.append((key, await self._reserve(key, reads)))
             try:
                 return await call_next(call)
             except RateLimited as exc:
@@ -112,11 +114,17 @@ class Pacer:
         for key, member in taken:
             await self.directory.store.release(key, member)
 
-    def _pair_keys(self, target: Target) -> list[str]:
+    @staticmethod
+    def _pair_keys(target: Target) -> list[str]:
         recipients = target.handles or (target.chat_id or "unknown",)
         return [f"pair:{target.line}:{recipient}" for recipient in recipients]
 
-    async def _spend_budgets(self, target: Target, member: str) -> list[tuple[str, str]]:
+    def reads(self, target: Target) -> list[str]:
+        """Each pair's pause, and the line's reputation for a new conversation (its budget depends on it)."""
+        paused = [_paused_key(key) for key in self._pair_keys(target)]
+        return [*paused, reputation_key(target.line)] if target.is_new_chat else paused
+
+    async def _spend_budgets(self, target: Target, member: str, reads: Reads) -> list[tuple[str, str]]:
         """Count the message against the line's budgets; returns what this call counted (a repeat counts nothing)."""
         settings, store, now = self.settings, self.directory.store, self.directory.clock.now()
         taken: list[tuple[str, str]] = []
@@ -131,7 +139,7 @@ class Pacer:
                 taken.append((budget_key(target.line), member))
         if target.is_new_chat:
             limit = settings.new_chats_per_day
-            if await self.directory.line_reputation(target.line) == AT_RISK:
+            if await self.directory.line_reputation(target.line, reads) == AT_RISK:
                 limit = settings.new_chats_per_day_at_risk
             if limit is not None:
                 wait = await store.acquire(f"new_chats:{target.line}", member, limit, DAY, now)
@@ -144,28 +152,30 @@ class Pacer:
                     taken.append((f"new_chats:{target.line}", member))
         return taken
 
-    async def _reserve(self, key: str) -> str:
+    async def _reserve(self, key: str, reads: Reads) -> str:
         """Wait until ``key`` has room, then take a slot (the pair lock keeps the order of waiting sends); returns
-        the slot's member, for a give-back."""
+        the slot's member, for a give-back. After a wait the gates inside read the store afresh."""
         settings, clock, store = self.settings, self.directory.clock, self.directory.store
         window = settings.pair_window + settings.pair_margin
-        paused = float(await store.get(f"paused:{key}") or 0.0)
+        paused = float(await reads.get(_paused_key(key)) or 0.0)
         if paused > clock.now():
             await clock.sleep(paused - clock.now())
+            reads.refresh()
         slot = uuid.uuid4().hex  # None below means a retried acquire found this very slot taken
         while wait := await store.acquire(key, slot, settings.per_pair, window, clock.now()):
             self.directory.bot.metrics.gate("pacing", "delayed")
             log.debug("pacing %s: waiting %.1f s", mask_handle(key.rsplit(":", 1)[-1]), wait)
             await clock.sleep(wait)
+            reads.refresh()
         return slot
 
     async def _pause(self, keys: list[str], seconds: float) -> None:
+        """Pause the pairs until Linq's ``Retry-After`` is over; the pause is forgotten then (it lives that long)."""
         until = self.directory.clock.now() + seconds
         for key in keys:
-            await self.directory.store.set(f"paused:{key}", repr(until))
+            await self.directory.store.set(_paused_key(key), repr(until), ttl=seconds)
         log.warning("Linq rate-limited a pair; pausing it for %.0f s (other chats continue)", seconds)
 
 
-def _message_member(call: OutboundCall) -> str:
-    """What the budgets count this send as: its idempotency key, or (a send that has none) this attempt alone."""
-    return f"out:{call.idempotency_key or uuid.uuid4().hex}"
+def _paused_key(pair_key: str) -> str:
+    return f"paused:{pair_key}"

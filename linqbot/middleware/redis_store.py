@@ -8,7 +8,7 @@ then share one 30-per-60 s window per (line, recipient) instead of granting 30 e
   one Lua script, so two processes can never both take the last slot nor both count one message. A window key
   expires one window after its last hit (the store assumes the safeguards' clock is wall time, as `SystemClock` is).
 * Values (opt-outs, health, pauses) are plain strings that never expire unless set with a ``ttl``, as in
-  `MemoryStore`.
+  `MemoryStore`; ``get_many`` reads several in one MGET, ``delete`` drops values and windows in one DEL.
 
 Redis unreachable: a call retries with backoff for up to ``patience`` seconds (default 30: a Redis restart or
 failover takes a few), so a reply made during a restart waits and then goes out instead of being lost. Past that,
@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -63,6 +63,14 @@ end
 return redis.call('ZCARD', key)
 """
 
+_INCR = """
+local count = redis.call('INCR', KEYS[1])
+if ARGV[1] ~= '' then
+    redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return count
+"""
+
 
 DEFAULT_PATIENCE = 30.0
 FIRST_BACKOFF, MAX_BACKOFF = 0.05, 2.0
@@ -81,6 +89,7 @@ class RedisSafeguardStore:
         self.client: aioredis.Redis = connect(url, decode_responses=True)
         self._acquire = self.client.register_script(_ACQUIRE)
         self._hit = self.client.register_script(_HIT)
+        self._incr = self.client.register_script(_INCR)
 
     async def _guard(self, call: Callable[[], Awaitable[T]]) -> T:
         """Run ``call``, retrying while Redis is unreachable for up to ``patience`` seconds.
@@ -130,12 +139,24 @@ class RedisSafeguardStore:
         value = await self._guard(lambda: self.client.get(self._value(key)))
         return None if value is None else str(value)
 
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        if not keys:
+            return []
+        values = await self._guard(lambda: self.client.mget([self._value(key) for key in keys]))
+        return [None if value is None else str(value) for value in values]
+
     async def set(self, key: str, value: str, ttl: float | None = None) -> None:
-        expiry = None if ttl is None else max(round(ttl * 1000), 1)
-        await self._guard(lambda: self.client.set(self._value(key), value, px=expiry))
+        await self._guard(lambda: self.client.set(self._value(key), value, px=_milliseconds(ttl)))
 
-    async def delete(self, key: str) -> None:
-        await self._guard(lambda: self.client.delete(self._value(key)))
+    async def delete(self, *keys: str) -> None:
+        names = [name for key in keys for name in (self._value(key), self._window(key))]
+        await self._guard(lambda: self.client.delete(*names))
 
-    async def incr(self, key: str) -> int:
-        return int(await self._guard(lambda: self.client.incr(self._value(key))))
+    async def incr(self, key: str, ttl: float | None = None) -> int:
+        expiry = _milliseconds(ttl)
+        args = ["" if expiry is None else expiry]
+        return int(await self._guard(lambda: self._incr(keys=[self._value(key)], args=args)))
+
+
+def _milliseconds(ttl: float | None) -> int | None:
+    return None if ttl is None else max(round(ttl * 1000), 1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections import deque
+from collections.abc import Sequence
 from operator import itemgetter
 from typing import Protocol
 
@@ -50,14 +51,21 @@ class SafeguardStore(Protocol):
 
     async def get(self, key: str) -> str | None: ...
 
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        """The values at ``keys``, in order, read together (one round trip to a shared store)."""
+        ...
+
     async def set(self, key: str, value: str, ttl: float | None = None) -> None:
         """Store ``value``; with ``ttl`` it is forgotten that many seconds later (unless set again)."""
         ...
 
-    async def delete(self, key: str) -> None: ...
+    async def delete(self, *keys: str) -> None:
+        """Forget the values and the windows at ``keys``."""
+        ...
 
-    async def incr(self, key: str) -> int:
-        """Add one to the integer at ``key`` (missing counts as 0) and return the new value."""
+    async def incr(self, key: str, ttl: float | None = None) -> int:
+        """Add one to the integer at ``key`` (missing counts as 0) and return the new value; with ``ttl`` the count
+        is forgotten that many seconds after this increment."""
         ...
 
 
@@ -161,6 +169,10 @@ class MemoryStore:
         self._expire()
         return self._values.get(key)
 
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        self._expire()
+        return [self._values.get(key) for key in keys]
+
     async def set(self, key: str, value: str, ttl: float | None = None) -> None:
         self._expire()
         self._values[key] = value
@@ -172,12 +184,17 @@ class MemoryStore:
         if queued is None or deadline < queued:
             heapq.heappush(self._expiring, (deadline, key))
 
-    async def delete(self, key: str) -> None:
-        self._values.pop(key, None)
-        self._deadlines.pop(key, None)
+    async def delete(self, *keys: str) -> None:
+        for key in keys:
+            self._values.pop(key, None)
+            self._deadlines.pop(key, None)
+            self._windows.pop(key, None)
 
-    async def incr(self, key: str) -> int:
+    async def incr(self, key: str, ttl: float | None = None) -> int:
         self._expire()
         value = int(self._values.get(key, "0")) + 1
-        self._values[key] = str(value)
+        if ttl is None:
+            self._values[key] = str(value)  # as Redis' INCR: a lifetime set earlier stays
+        else:
+            await self.set(key, str(value), ttl)
         return value
