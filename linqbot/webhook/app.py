@@ -55,49 +55,57 @@ async def _read_chunked(request: web.Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-async def receive_webhook(request: web.Request) -> web.Response:
-    bot = request.app[BOT_KEY]
-    if bot.closing:
-        return _error(503, "shutting_down", "the bot is restarting; retry later")
-    limit = bot.body_limit
-    declared = request.content_length  # aiohttp parses the header again on every access: read it once
-    if declared is None:
-        body = await _read_chunked(request, limit)
-    elif declared <= limit:
-        body = await request.content.readexactly(declared) if declared else b""  # one read, no chunk loop
-    else:
-        body = None
-    if body is None:
-        return _error(413, "too_large", f"body exceeds {limit} bytes")
-    try:
-        bot.verifier.verify(request.headers, body)
-    except SignatureError as exc:
-        log.warning("rejected webhook from %s: %s", request.remote, exc.reason)
-        return _error(401, "invalid_signature", exc.reason)
-    try:
-        event = parse_event(body)
-    except InvalidPayload as exc:
-        log.warning("rejected signed webhook that is not a Linq event: %s", exc)
-        return _error(400, "invalid_payload", str(exc))
-    try:
-        status = await bot.ingest(event, body)
-    except InboxUnavailable as exc:
-        log.warning("could not store event %s, Linq will redeliver it: %s", event.event_id, exc)
-        return _error(503, "inbox_unavailable", "the bot cannot store events right now; retry later")
-    bot.metrics.webhook(event.event_type, status)
-    return web.Response(body=_accepted_body(status), headers=_JSON_HEADERS)
+class _Routes:
+    """One bot's handlers, bound to it once: looking it up as ``request.app[BOT_KEY]`` cost three calls a webhook."""
 
+    __slots__ = ("bot",)
 
-async def healthz(request: web.Request) -> web.Response:
-    bot = request.app[BOT_KEY]
-    status = 503 if bot.closing else 200
-    return web.json_response({"ok": status == 200, "pending": bot.inbox.pending}, status=status)
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def receive_webhook(self, request: web.Request) -> web.Response:
+        bot = self.bot
+        if bot.closing:
+            return _error(503, "shutting_down", "the bot is restarting; retry later")
+        limit = bot.body_limit
+        declared = request.content_length  # aiohttp parses the header again on every access: read it once
+        if declared is None:
+            body = await _read_chunked(request, limit)
+        elif declared <= limit:
+            body = await request.content.readexactly(declared) if declared else b""  # one read, no chunk loop
+        else:
+            body = None
+        if body is None:
+            return _error(413, "too_large", f"body exceeds {limit} bytes")
+        try:
+            bot.verifier.verify(request.headers, body)
+        except SignatureError as exc:
+            log.warning("rejected webhook from %s: %s", request.remote, exc.reason)
+            return _error(401, "invalid_signature", exc.reason)
+        try:
+            event = parse_event(body)
+        except InvalidPayload as exc:
+            log.warning("rejected signed webhook that is not a Linq event: %s", exc)
+            return _error(400, "invalid_payload", str(exc))
+        try:
+            status = await bot.ingest(event, body)
+        except InboxUnavailable as exc:
+            log.warning("could not store event %s, Linq will redeliver it: %s", event.event_id, exc)
+            return _error(503, "inbox_unavailable", "the bot cannot store events right now; retry later")
+        bot.metrics.webhook(event.event_type, status)
+        return web.Response(body=_accepted_body(status), headers=_JSON_HEADERS)
+
+    async def healthz(self, _: web.Request) -> web.Response:
+        bot = self.bot
+        status = 503 if bot.closing else 200
+        return web.json_response({"ok": status == 200, "pending": bot.inbox.pending}, status=status)
 
 
 def build_app(bot: Bot, path: str = "/webhook") -> web.Application:
     """An aiohttp application with the webhook and health routes; mount or extend it like any aiohttp app."""
     app = web.Application()
     app[BOT_KEY] = bot
-    app.router.add_post(path, receive_webhook)
-    app.router.add_get("/healthz", healthz)
+    routes = _Routes(bot)
+    app.router.add_post(path, routes.receive_webhook)
+    app.router.add_get("/healthz", routes.healthz)
     return app
