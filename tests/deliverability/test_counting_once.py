@@ -12,7 +12,14 @@ import pytest
 from linqbot import Context
 from linqbot.emulator import FaultConfig
 from linqbot.events import Event
-from linqbot.middleware import DailyBudgetExhausted, NewChatBudgetExhausted, Pacing, SafeguardHold
+from linqbot.middleware import (
+    DailyBudgetExhausted,
+    NewChatBudgetExhausted,
+    NonResponderHold,
+    NonResponders,
+    Pacing,
+    SafeguardHold,
+)
 from linqbot.middleware.redis_store import RedisSafeguardStore
 from linqbot.middleware.store import SafeguardStore
 from linqbot.outbound import LinqConnectionError, OutboundCall
@@ -130,3 +137,15 @@ async def test_a_refused_rerun_gives_back_nothing_but_a_refused_first_send_gives
         await h.bot.send(ANN, "news", idempotency_key="news:ann")
         assert await h.budget_used() == 2
         assert [m.text for m in sim.sent(ANN)] == ["hello", "news"]
+
+
+async def test_a_send_run_again_with_its_key_counts_once_as_unanswered(store: SafeguardStore | None) -> None:
+    h = harness(store=store, non_responders=NonResponders(after=2))
+    async with simulate(h.bot) as sim:
+        for _ in range(2):  # a job run again after a crash or a lapsed lease: the same send, under the same key
+            await h.bot.send(ANN, "your reminder", idempotency_key="reminder:ann")
+        assert await h.bot.safeguards.directory.unanswered(ANN) == 1, "Linq delivered it once: one unanswered"
+        await h.bot.send(ANN, "one more thing", idempotency_key="news:ann")
+        with pytest.raises(NonResponderHold):
+            await h.bot.send(ANN, "and another", idempotency_key="more:ann")
+        assert [m.text for m in sim.sent(ANN)] == ["your reminder", "one more thing"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from linqbot.middleware import NonResponderHold, NonResponders
+from linqbot.middleware.chats import UNANSWERED_FOR
 from linqbot.testing import simulate
 
 from .conftest import harness
@@ -38,3 +39,16 @@ async def test_a_tapback_counts_as_an_answer_and_drop_mode_skips_quietly() -> No
         await sim.idle()
         await h.bot.send(ann.handle, "three")
         assert [m.text for m in ann.replies()] == ["one", "three"]
+
+
+async def test_a_person_who_never_answered_may_be_messaged_again_a_month_after_the_last_message() -> None:
+    h = harness(non_responders=NonResponders(after=1))
+    async with simulate(h.bot) as sim:
+        ann = sim.user("+15550100002")
+        await h.bot.send(ann.handle, "hello")
+        await h.advance(sim, UNANSWERED_FOR - 60)
+        with pytest.raises(NonResponderHold):
+            await h.bot.send(ann.handle, "still there?")
+        await h.advance(sim, 61)  # the unanswered message has aged out of what the rule looks back on
+        await h.bot.send(ann.handle, "a month later")
+        assert [m.text for m in ann.replies()] == ["hello", "a month later"]
