@@ -14,6 +14,7 @@ One process per file: scale out with the Redis store instead.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import queue
 import sqlite3
@@ -143,14 +144,29 @@ def _connect(path: str, synchronous: Synchronous) -> sqlite3.Connection:
     return conn
 
 
+def _insert(conn: sqlite3.Connection, rows: list[Row]) -> list[bool]:
+    """Insert ``rows`` as the transaction's first statement; for each, whether it was new (False: a known id).
+
+    One ``executemany`` for the batch; only a batch holding a known id (a redelivery: rare) is rolled back and
+    inserted row by row to tell which."""
+    if not rows:
+        return []
+    before = conn.total_changes
+    conn.executemany(_INSERT, rows)
+    if conn.total_changes - before == len(rows):
+        return [True] * len(rows)
+    conn.execute("ROLLBACK")
+    conn.execute("BEGIN IMMEDIATE")
+    return [conn.execute(_INSERT, row).rowcount == 1 for row in rows]
+
+
 def _commit(conn: sqlite3.Connection, batch: _Batch) -> tuple[list[Outcome], bool]:
     """Write ``batch`` in one transaction: each future's outcome (all fail if the commit does), and whether it
     committed (the done marks of a failed batch go into the next one)."""
     outcomes: list[Outcome] = []
     try:
         conn.execute("BEGIN IMMEDIATE")
-        for row, future in zip(batch.rows, batch.accepted, strict=True):
-            outcomes.append((future, conn.execute(_INSERT, row).rowcount == 1, None))
+        outcomes += zip(batch.accepted, _insert(conn, batch.rows), itertools.repeat(None))
         if batch.done:
             conn.executemany(_MARK_DONE, batch.done)
         for op in batch.ops:
