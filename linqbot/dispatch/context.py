@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from linqbot.dispatch.dispatcher import SkipHandler
-from linqbot.events import Event, Message
+from linqbot.events import Event, Message, reported_chat
 from linqbot.outbound import LinqAPIError, build_message
 
 if TYPE_CHECKING:
@@ -52,7 +52,8 @@ class Context:
         else:
             text = ""
             self.sender = _sender_of(event)
-            self.is_group = _is_group_chat(event)
+            chat = reported_chat(event)
+            self.is_group = chat.is_group if chat is not None else False
         self._text = text
         self.text_folded = text.casefold()
         """``text`` case-folded once per event, for the case-insensitive filters (kept in step when ``text`` is set)."""
@@ -270,8 +271,3 @@ def _sender_of(event: Event) -> str | None:
             return str(handle.handle)
     actor = getattr(event, "actor", None)
     return str(actor.handle) if actor is not None else None
-
-
-def _is_group_chat(event: Event) -> bool:
-    chat = event.data.get("chat")
-    return bool(chat.get("is_group")) if isinstance(chat, dict) else False

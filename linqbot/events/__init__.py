@@ -67,6 +67,7 @@ from linqbot.events.types import (
     Sticker,
     TypingEvent,
     TypingIndicator,
+    reported_chat,
 )
 
 __all__ = [
@@ -134,4 +135,5 @@ __all__ = [
     "UnknownPart",
     "normalise_legacy_message",
     "parse_event",
+    "reported_chat",
 ]

@@ -62,7 +62,10 @@ class InvalidPayload(ValueError):
 
 def parse_event(raw: bytes | str) -> Event:
     """Parse a webhook body into the `Event` subclass registered for its ``event_type``."""
-    body = raw.encode() if isinstance(raw, str) else raw
+    try:
+        body = raw.encode() if isinstance(raw, str) else raw
+    except UnicodeEncodeError as exc:
+        raise InvalidPayload(f"body is not JSON: {exc}") from None
     try:
         # The common case in one pass of pydantic's core over the JSON: a current-version body whose data is
         # well-formed for its type. Everything else (legacy shapes, unknown types, errors) takes the path below.

@@ -11,9 +11,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cached_property
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, computed_field
+from pydantic import (
+    AliasChoices,
+    AliasPath,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SkipValidation,
+    ValidationError,
+    computed_field,
+)
 from pydantic_core import from_json
 
 from linqbot.events.models import Chat, ChatRef, Direction, Handle, LinqModel, Message
@@ -58,6 +67,7 @@ __all__ = [
     "Sticker",
     "TypingEvent",
     "TypingIndicator",
+    "reported_chat",
 ]
 
 
@@ -80,14 +90,25 @@ class Event(BaseModel):
     partner_id: str | None = None
     api_version: str | None = None
     webhook_version: str | None = None
-    body: bytes = Field(default=b"", exclude=True, repr=False)
-    """The webhook body this event was parsed from, byte for byte (what the signature covered)."""
+    body: Annotated[bytes, SkipValidation] = Field(default=b"", exclude=True, repr=False)
+    """The webhook body this event was parsed from, byte for byte (what the signature covered); ``parse_event``
+    sets it, so a top-level ``body`` key in a delivery can never fail validation (it stays readable here)."""
 
     @computed_field  # type: ignore[prop-decorator]
     @cached_property
     def data(self) -> dict[str, Any]:
-        """The raw ``data`` object (``{}`` when absent), with every key Linq sent, typed or not."""
-        data = from_json(self.body).get("data") if self.body else None
+        """The raw ``data`` object (``{}`` when absent), with every key Linq sent, typed or not.
+
+        Read from ``body`` on first use. An event built in code has the ``data`` it was given, or else its typed
+        payload as a dict.
+        """
+        if self.body:
+            data = from_json(self.body).get("data")
+        else:
+            data = self.model_extra.pop("data", None) if self.model_extra else None
+            if data is None and self.payload_field is not None:
+                payload: BaseModel = getattr(self, self.payload_field)
+                data = payload.model_dump(by_alias=True, exclude_unset=True)
         return data if isinstance(data, dict) else {}
 
     @property
@@ -533,3 +554,26 @@ class AccountEvent(Event):
 
     payload_field: ClassVar[str | None] = "activity"
     activity: AccountActivity = Field(validation_alias="data")
+
+
+def reported_chat(event: Event) -> ChatRef | Chat | None:
+    """The chat object an event carries (messages, edits, polls, background changes, chat.created); None if none.
+
+    Typed events answer from their payload without reading the raw data; a plain event's ``data.chat`` is read
+    leniently (None when it is not a chat object).
+    """
+    if isinstance(event, MessageEvent):
+        return event.message.chat
+    if isinstance(event, MessageEditedEvent):
+        return event.edit.chat
+    if isinstance(event, PollEvent):
+        return event.activity.chat
+    if isinstance(event, ChatBackgroundEvent):
+        return event.change.chat
+    if isinstance(event, ChatCreatedEvent):
+        return event.chat
+    chat = event.data.get("chat") if event.payload_field is None else None
+    try:
+        return ChatRef.model_validate(chat) if isinstance(chat, dict) else None
+    except ValidationError:
+        return None

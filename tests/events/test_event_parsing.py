@@ -24,6 +24,7 @@ from linqbot.events import (
     TypingEvent,
     UnknownPart,
     parse_event,
+    reported_chat,
 )
 
 Load = Callable[[str], dict[str, Any]]
@@ -312,3 +313,53 @@ def test_invalid_payload(raw: bytes, reason: str) -> None:
 def test_str_and_bytes_bodies_parse_alike(load_payload: Load) -> None:
     text = json.dumps(load_payload("reaction.added"))
     assert parse_event(text) == parse_event(text.encode())
+
+
+def test_a_string_that_is_not_unicode_text_is_an_invalid_payload() -> None:
+    with pytest.raises(InvalidPayload, match="not JSON"):
+        parse_event('{"event_type": "message.sent", "event_id": "\ud800"}')
+
+
+def test_a_top_level_body_key_neither_fails_nor_replaces_the_body(load_payload: Load) -> None:
+    payload = load_payload("message.received") | {"body": {"future": "field"}}
+    raw = json.dumps(payload).encode()
+    event = parse_event(raw)
+    assert isinstance(event, MessageEvent)
+    assert event.body == raw
+
+
+# Events built in code
+
+
+def test_an_event_built_in_code_keeps_the_data_it_was_given() -> None:
+    event = Event(event_type="call.ringing", event_id="e1", data={"chat_id": "c1", "caller": "+15555550123"})
+    assert event.data == {"chat_id": "c1", "caller": "+15555550123"} and event.chat_id == "c1"
+    assert event.model_dump()["data"] == event.data
+
+
+def test_a_dumped_event_validates_back_with_its_payload_and_data(load_payload: Load) -> None:
+    parsed = parse_event(json.dumps(load_payload("message.received")))
+    again = MessageEvent.model_validate(parsed.model_dump())
+    assert again.message == parsed.message and again.chat_id == parsed.chat_id
+    assert again.data["chat"]["id"] == parsed.data["chat"]["id"]  # from the typed payload: no body to read
+
+
+# The chat an event reports
+
+
+@pytest.mark.parametrize("stem", ["message.edited", "poll.updated"])
+def test_typed_events_report_their_chat_without_the_raw_data(load_payload: Load, stem: str) -> None:
+    payload = load_payload(stem)
+    payload["data"]["chat"]["is_group"] = True
+    event = parse_event(json.dumps(payload))
+    chat = reported_chat(event)
+    assert chat is not None and chat.is_group and chat.id == event.chat_id
+    assert "data" not in event.__dict__  # answered from the typed payload; the raw data was never read
+
+
+def test_a_plain_event_reports_the_chat_its_raw_data_names() -> None:
+    event = _parse(_envelope("call.ringing", {"chat": {"id": "c9", "is_group": True}}))
+    chat = reported_chat(event)
+    assert type(event) is Event and chat is not None and chat.id == "c9" and chat.is_group
+    assert reported_chat(_parse(_envelope("call.ringing", {"chat": "c9"}))) is None
+    assert reported_chat(_parse(_envelope("typing.unknown", {}))) is None
