@@ -68,6 +68,18 @@ async def test_a_redis_value_set_with_a_ttl_expires_in_redis(redis_store: RedisS
     assert 0 < await redis_store.client.pttl(f"{redis_store.prefix}v:short") <= 60_000
     await redis_store.set("short", "1")
     assert await redis_store.client.pttl(f"{redis_store.prefix}v:short") == -1, "a plain set keeps it for good"
+    assert [await redis_store.incr("rounds", ttl=60), await redis_store.incr("rounds")] == [1, 2]
+    assert 0 < await redis_store.client.pttl(f"{redis_store.prefix}v:rounds") <= 60_000, "a plain incr keeps it"
+
+
+async def test_a_count_incremented_with_a_ttl_is_forgotten_by_the_memory_stores_clock() -> None:
+    clock = ManualClock()
+    store = MemoryStore(clock)
+    assert [await store.incr("rounds", ttl=60), await store.incr("rounds")] == [1, 2]
+    clock.advance(59)
+    assert await store.incr("rounds", ttl=60) == 3, "each increment with a ttl renews it"
+    clock.advance(60)
+    assert await store.get("rounds") is None
 
 
 async def test_the_chat_map_forgets_a_chat_a_month_after_its_last_use() -> None:

@@ -95,6 +95,17 @@ async def test_values_set_get_delete_and_incr(store: SafeguardStore) -> None:
     assert await store.count("pair", 60, NOW) == 0, "values and windows do not collide"
 
 
+async def test_several_values_are_read_together_and_deleted_together_with_windows(store: SafeguardStore) -> None:
+    await store.set("opt_out:ann", "1")
+    await store.set("blocked:bob", "2")
+    assert await store.get_many(["opt_out:ann", "missing", "blocked:bob"]) == ["1", None, "2"]
+    assert await store.get_many([]) == []
+    await store.hit("unanswered:ann", "out:k1", 60, NOW)
+    await store.delete("unanswered:ann", "opt_out:ann", "never-set")
+    assert await store.count("unanswered:ann", 60, NOW) == 0, "delete drops a window too"
+    assert await store.get_many(["opt_out:ann", "blocked:bob"]) == [None, "2"]
+
+
 async def test_processes_racing_for_the_last_slots_get_exactly_the_limit(redis_server: RedisServer) -> None:
     stores = [RedisSafeguardStore(redis_server.url) for _ in range(3)]  # three connections, as three processes
     try:
