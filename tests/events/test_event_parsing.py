@@ -339,6 +339,7 @@ def test_an_event_built_in_code_keeps_the_data_it_was_given() -> None:
 
 def test_a_dumped_event_validates_back_with_its_payload_and_data(load_payload: Load) -> None:
     parsed = parse_event(json.dumps(load_payload("message.received")))
+    assert isinstance(parsed, MessageEvent)
     again = MessageEvent.model_validate(parsed.model_dump())
     assert again.message == parsed.message and again.chat_id == parsed.chat_id
     assert again.data["chat"]["id"] == parsed.data["chat"]["id"]  # from the typed payload: no body to read
