@@ -42,6 +42,8 @@ T = TypeVar("T")
 
 DEFAULT_LOCK_TTL = 10.0
 DEFAULT_PREFIX = "linqbot:{inbox}:"
+_CONFIRM_RETRY = 0.05
+"""Seconds before asking Redis again whether this process leads (doubling, up to the renewal interval)."""
 
 _ADD = """
 if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then return 0 end
@@ -232,14 +234,18 @@ class RedisLeadership(Leadership):
 
     async def confirm(self) -> bool:
         """The lease key in Redis still names this process (a laptop sleep can outlast the lease unnoticed by the
-        monotonic clock); False when Redis cannot say."""
-        if not self.is_leader:
-            return False
-        try:
-            holder = await self._client.get(self.key)
-        except (RedisError, OSError):
-            return False
-        return holder is not None and (holder.decode() if isinstance(holder, bytes) else str(holder)) == self.owner
+        monotonic clock). Redis not answering (a failover) is asked again while the lease lasts by this process's
+        clock — nobody else can lead before then — and only then is it a no."""
+        pause = _CONFIRM_RETRY
+        while self.is_leader:
+            try:
+                holder = await self._client.get(self.key)
+            except (RedisError, OSError):
+                await asyncio.sleep(min(pause, max(self._lease_ends - self._clock(), 0.0)))
+                pause = min(pause * 2, self._interval)
+                continue
+            return holder is not None and (holder.decode() if isinstance(holder, bytes) else str(holder)) == self.owner
+        return False
 
     async def campaign(self) -> bool:
         """Take or renew the lease once; True while this process leads."""

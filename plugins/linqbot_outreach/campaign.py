@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from linqbot_scheduler.jobs import LeadershipLost
+
 from linqbot.middleware import (
     BudgetExhausted,
     ChatHealthHold,
@@ -48,8 +50,9 @@ SKIP: tuple[type[Exception], ...] = (
 )
 """Refusals about this one person: record the reason and go on to the next."""
 
-STOP: tuple[type[Exception], ...] = (BudgetExhausted, LineHold, LineIneligible, Unauthorized)
-"""Refusals about the line or account: every further send would fail too, so the run stops (resumable later)."""
+STOP: tuple[type[Exception], ...] = (BudgetExhausted, LineHold, LineIneligible, Unauthorized, LeadershipLost)
+"""Refusals about the line, account or process (a scheduled run whose process lost the scheduler leadership): every
+further send would fail too, so the run stops (resumable later)."""
 
 
 class CampaignInvalid(ValueError):

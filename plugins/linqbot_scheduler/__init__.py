@@ -82,8 +82,8 @@ def linqbot_setup(bot: Bot) -> None:
 
 @hookimpl
 def linqbot_outbound_middleware(bot: Bot) -> list[Any]:
-    """Bound how many sends from scheduled jobs are under way at once."""
-    return [scheduler_of(bot).bound_sends]
+    """Fence scheduled jobs' Linq calls by the scheduler leadership, and bound their concurrent sends."""
+    return [scheduler_of(bot).fence_calls]
 
 
 @hookimpl

@@ -2,8 +2,8 @@
 
 A stored job can only hold importable references and picklable arguments, never the `Bot` object; the scheduler's
 executor marks every run with the scheduler that started it (a context variable), so a built-in job reaches its bot
-even when several bots share one process (tests of a scaled-out deployment). The same mark counts the run's sends
-that passed the leadership fence, which decides whether a fenced run can be handed to the leader whole.
+even when several bots share one process (tests of a scaled-out deployment). The same mark counts the run's Linq
+calls that passed the leadership fence, which decides whether a fenced run can be handed to the leader whole.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from linqbot.middleware.errors import SafeguardHold
 from linqbot.outbound import LinqAPIError
 from linqbot.redact import mask_handle
 from linqbot_scheduler.delivery import is_transient, retry_delay
@@ -27,11 +28,12 @@ log = logging.getLogger("linqbot.scheduler")
 
 @dataclass
 class Execution:
-    """One job run on this process: the scheduler that started it, and how many of its sends the leadership fence
-    let through or refused (a job that swallows `LeadershipLost` is still known to have been fenced)."""
+    """One job run on this process: the scheduler that started it, and how many of its Linq calls other than reads
+    (sends, reactions, edits, group changes…) the leadership fence let through or refused (a job that swallows
+    `LeadershipLost` is still known to have been fenced)."""
 
     scheduler: BotScheduler
-    sends: int = 0
+    calls: int = 0
     refused: int = 0
 
 
@@ -39,9 +41,12 @@ executing: ContextVar[Execution] = ContextVar("linqbot_scheduler_executing")
 """The current job run, set by the scheduler's executor."""
 
 
-class LeadershipLost(RuntimeError):
+class LeadershipLost(SafeguardHold):
     """This process no longer leads the scheduler (it stalled past its lease, or Redis says another process leads):
-    a job's send is refused here, and a run that sent nothing yet is handed to the leader."""
+    a job's Linq call is refused here, and a run that made no Linq call yet is handed to the leader.
+
+    A `SafeguardHold`, because nothing went out: pacing gives back the budgets and pair slot the refused send took.
+    """
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,10 @@ from typing import Literal, cast
 import redis
 from sqlalchemy import Column, Engine, Float, Integer, MetaData, String, Table, Text, inspect, select
 
-Outcome = Literal["ok", "retrying", "error", "missed"]
-"""``retrying``: a scheduled message failed for a transient reason and is due again later (same idempotency key)."""
+Outcome = Literal["ok", "retrying", "error", "missed", "handed_back"]
+"""``retrying``: a scheduled message failed for a transient reason and is due again later (same idempotency key).
+``handed_back``: this process lost the leadership before the run made a Linq call; only ``wait_for_run`` on that
+process sees it, the run log records the leader's run."""
 
 _metadata = MetaData()
 runs_table = Table(

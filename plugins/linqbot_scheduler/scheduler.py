@@ -10,8 +10,8 @@ mid-send loses none.
 
 A leader can stall (SIGSTOP, a long GC pause, a laptop sleep) past its lease while another process takes over. So
 the lease is checked again where it matters: before the scheduler looks for due jobs (this process's clock), and
-before a job starts and before each of its sends (asking Redis). A run fenced before it sent anything is handed back
-to the shared store, due at its time, for the leader.
+before a job starts and before each of its Linq calls other than reads (asking Redis). A run fenced before it made
+any such call is handed back to the shared store, due at its time, for the leader.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import os
 import pickle
 import sys
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -80,6 +80,10 @@ DEFAULT_MAX_CONCURRENT_SENDS = 16
 LEADERSHIP_CHECK = 0.25
 """Seconds between looks at whether this process (still) leads; leadership itself is a Redis lease."""
 OUTCOME_EVENTS = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
+READS = frozenset({"get_chat", "check_imessage", "check_rcs", "list_phone_numbers"})
+"""Linq calls a job may make without leading: they change nothing anyone sees, so repeating them is harmless."""
+HAND_BACK_REPORT_DELAY = LEADERSHIP_CHECK
+"""Seconds hand-backs are gathered into one warning (the runs of one stall are fenced within moments of each other)."""
 
 
 class JobNotPersistable(TypeError):
@@ -200,7 +204,7 @@ class _Overrun:
 
 class _FencedExecutor(AsyncIOExecutor):  # type: ignore[misc]
     """Runs each job as a task marked with its `jobs.Execution`, and only while this process leads: a run that would
-    start, or that was refused its first send, after the lease was lost is handed back to the leader."""
+    start, or that was refused its first Linq call, after the lease was lost is handed back to the leader."""
 
     def __init__(self, owner: BotScheduler) -> None:
         super().__init__()
@@ -230,10 +234,12 @@ class _FencedExecutor(AsyncIOExecutor):  # type: ignore[misc]
         else:
             run = functools.partial(run_job, job, job._jobstore_alias, run_times, self._logger.name)
             events = await asyncio.get_running_loop().run_in_executor(None, run)
-        if execution.refused and execution.sends == 0:
+        if execution.refused and execution.calls == 0:
             return self._owner.hand_back(job, run_times)
-        if execution.refused:  # what it sent is out; running it again would send that twice
-            log.warning("job %s stopped after %d send(s): this process lost the leadership", job.id, execution.sends)
+        if execution.refused:  # what it did is done; running it again would do that twice
+            log.warning(
+                "job %s stopped after %d Linq call(s): this process lost the leadership", job.id, execution.calls
+            )
         return events
 
     def _finished(self, job: Job, task: asyncio.Task[list[JobExecutionEvent]]) -> None:
@@ -305,6 +311,8 @@ class BotScheduler:
         """Set while the bot is scaled out (a shared inbox): jobs then run only while this process holds it."""
         self._executor: _FencedExecutor | None = None
         self._overruns: dict[str, _Overrun] = {}
+        self._handed_back: list[str] = []
+        """Jobs handed to the leader since the last warning about it."""
         self._armed = False
         """The bot is running; the store opens on first use."""
 
@@ -581,17 +589,23 @@ class BotScheduler:
         )
         outcomes = []
         for job in due:
-            outcome = asyncio.ensure_future(self.wait_for_run(job.id, timeout))
-            await asyncio.sleep(0)  # the waiter must be registered before the job can finish
+            outcome = self.wait_for_run(job.id, timeout)
             self.run_now(job.id)
             outcomes.append(await outcome)
         return outcomes
 
-    async def wait_for_run(self, job_id: str, timeout: float = 10.0) -> JobRun:
-        """The next outcome recorded for ``job_id`` after this call (for tests and scripts that await a job)."""
+    def wait_for_run(self, job_id: str, timeout: float = 10.0) -> Awaitable[JobRun]:
+        """The next outcome of ``job_id`` on this process after this call (for tests and scripts that await a job).
+
+        The waiter is registered when called, not when first awaited, so a run ending in between is not missed;
+        a run handed to the leading process ends here as ``handed_back``."""
         future: asyncio.Future[JobRun] = asyncio.get_running_loop().create_future()
         entry = (job_id, future)
         self._waiters.append(entry)
+        return self._outcome(entry, timeout)
+
+    async def _outcome(self, entry: tuple[str, asyncio.Future[JobRun]], timeout: float) -> JobRun:
+        future = entry[1]
         try:
             return await asyncio.wait_for(future, timeout)
         finally:
@@ -719,7 +733,7 @@ class BotScheduler:
             if scheduler is not None:
                 _due_again(scheduler, job, min(run_times))
                 self._wake_leader()
-                log.warning("scheduler: job %s not run here (no longer the leader); handed to the leader", job.id)
+                self._note_hand_back(job.id)
         except (ConflictingIdError, JobLookupError):
             pass  # changed meanwhile (cancelled, or re-added by its owner): nothing to hand back
         except Exception as exc:
@@ -728,6 +742,19 @@ class BotScheduler:
             JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, job._jobstore_alias, at, retval=builtin.HandedBack())
             for at in run_times
         ]
+
+    def _note_hand_back(self, job_id: str) -> None:
+        if not self._handed_back:
+            asyncio.get_running_loop().call_later(HAND_BACK_REPORT_DELAY, self._report_hand_backs)
+        self._handed_back.append(job_id)
+
+    def _report_hand_backs(self) -> None:
+        """One warning for the runs of one stall, however many there were."""
+        handed, self._handed_back = self._handed_back, []
+        shown = ", ".join(handed[:5]) + (f" and {len(handed) - 5} more" if len(handed) > 5 else "")
+        log.warning(
+            "scheduler: %d job run(s) not run here (no longer the leader), handed to the leader: %s", len(handed), shown
+        )
 
     def _close(self) -> None:
         self.apscheduler = None
@@ -765,18 +792,25 @@ class BotScheduler:
         await self._stopped.wait()  # AsyncIOScheduler shuts down on the next loop turn
         self._close()
 
-    async def bound_sends(self, call: OutboundCall, call_next: Next) -> Any:
-        """Outbound middleware (inside pacing, so a send held for its pair takes no slot): at most
-        ``max_concurrent_sends`` sends from this scheduler's jobs are under way at once."""
+    async def fence_calls(self, call: OutboundCall, call_next: Next) -> Any:
+        """Outbound middleware (inside pacing, so a send held for its pair takes no slot): a job's Linq calls other
+        than reads go out only while this process leads, and at most ``max_concurrent_sends`` sends from this
+        scheduler's jobs are under way at once."""
         run = builtin.executing.get(None)
-        if not call.is_send or run is None or run.scheduler is not self:
+        if run is None or run.scheduler is not self or call.op in READS:
+            return await call_next(call)
+        if not call.is_send:
+            await self._fence(run, call)
             return await call_next(call)
         async with self._send_slots:
-            if not await self.still_leads():
-                run.refused += 1
-                raise builtin.LeadershipLost("send from a scheduled job refused: this process no longer leads")
-            run.sends += 1
+            await self._fence(run, call)
             return await call_next(call)
+
+    async def _fence(self, run: builtin.Execution, call: OutboundCall) -> None:
+        if not await self.still_leads():
+            run.refused += 1
+            raise builtin.LeadershipLost(f"{call.op} from a scheduled job refused: this process no longer leads")
+        run.calls += 1
 
     # -- internals ----------------------------------------------------------------------------------------------
 
@@ -838,15 +872,13 @@ class BotScheduler:
         self._in_flight = max(self._in_flight - 1, 0)
         if self._in_flight == 0:
             self._idle.set()
-        if isinstance(getattr(event, "retval", None), builtin.HandedBack):
-            return  # the leader's run is the one recorded
         run = _run_from(event)
         retry = getattr(event, "retval", None)
         if isinstance(retry, builtin.RetryScheduled) and not self._retry_later(run.job_id, retry):
             run = replace(run, outcome="error", detail=f"{run.detail}; cancelled meanwhile")
         if run.outcome == "missed":
             log.warning("job %s missed its run at %s (later than misfire_grace_time)", run.job_id, run.scheduled_for)
-        if self.run_log is not None:
+        if self.run_log is not None and run.outcome != "handed_back":  # the leader's run is the one recorded
             self.run_log.record(run)
         if run.job_id in self._overruns:  # the run that made others skip has ended
             self._report_overrun(run.job_id)
@@ -924,7 +956,9 @@ def _run_from(event: Any) -> JobRun:
         return JobRun(event.job_id, scheduled, now, "missed", "later than misfire_grace_time")
     retval = event.retval
     outcome: Outcome = (
-        "retrying"
+        "handed_back"
+        if isinstance(retval, builtin.HandedBack)
+        else "retrying"
         if isinstance(retval, builtin.RetryScheduled)
         else "missed"
         if isinstance(retval, builtin.TooLate)
