@@ -1,9 +1,16 @@
 """A scheduler bot per test, its job store in a temp SQLite file (shared by restarts within the test), and for the
-scaled-out tests a redis-server of the test's own plus an emulator that several bots share."""
+scaled-out tests a redis-server of the test's own, an emulator that several bots share, and a leader process."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from asyncio.subprocess import PIPE, STDOUT
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -11,7 +18,9 @@ import pytest
 from linqbot import Bot
 from linqbot.emulator import Emulator
 from linqbot.inbox.redis_store import RedisStore
-from tests.durability.conftest import RedisServer
+from tests.durability.conftest import REPO, RedisServer, poll_until
+
+LEADER_SCRIPT = Path(__file__).with_name("leader_process.py")
 
 
 @pytest.fixture
@@ -45,14 +54,67 @@ LEASE = 1.0
 """Seconds of leadership lease in these tests (the inbox's lock_ttl), so a takeover takes about a second."""
 
 
-def scaled_out_bot(redis_url: str, emu: Emulator) -> Bot:
+def scaled_out_bot(redis_url: str, emu: Emulator, lease: float = LEASE) -> Bot:
     """One process of a scaled-out bot: the scheduler plugin on a shared Redis inbox, talking to ``emu``."""
     return Bot(
         env_file=None,
         plugins=["scheduler"],
-        inbox=RedisStore(redis_url, lock_ttl=LEASE),
+        inbox=RedisStore(redis_url, lock_ttl=lease),
         api_key=emu.api_key,
         base_url=emu.base_url,
         webhook_secret="scale-out-secret",
         phone_number=emu.line,
     )
+
+
+@dataclass
+class Leader:
+    """The leader process (leader_process.py) and everything it printed so far."""
+
+    process: asyncio.subprocess.Process
+    lines: list[str] = field(default_factory=list)
+
+    def printed(self, text: str) -> bool:
+        return any(text in line for line in self.lines)
+
+    def stopped(self) -> bool:
+        """The process is stopped by a signal (state T in /proc)."""
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] == "T"
+
+
+@contextlib.asynccontextmanager
+async def leader_process(redis_url: str, emu: Emulator, stall_before_send: int | None = None) -> AsyncIterator[Leader]:
+    """The scheduler's leader as a real process (so it can die or stall without stepping down), once it leads;
+    killed on exit."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LINQ_", "LINQBOT_", "STALL_"))}
+    env |= {
+        "LINQ_API_KEY": emu.api_key,
+        "LINQ_BASE_URL": emu.base_url,
+        "LINQ_WEBHOOK_SECRET": "scale-out-secret",
+        "LINQ_PHONE_NUMBER": emu.line,
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "plugins")]),
+    }
+    if stall_before_send is not None:
+        env["STALL_BEFORE_SEND"] = str(stall_before_send)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(LEADER_SCRIPT), redis_url, env=env, stdout=PIPE, stderr=STDOUT
+    )
+    leader = Leader(process)
+
+    async def read() -> None:
+        assert process.stdout is not None
+        while line := (await process.stdout.readline()).decode():
+            leader.lines.append(line)
+
+    reader = asyncio.get_running_loop().create_task(read())
+    try:
+        await poll_until(lambda: leader.printed("this process leads") or reader.done(), 20, "the leader leads")
+        assert leader.printed("this process leads"), "the leader process exited:\n" + "".join(leader.lines)
+        yield leader
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGCONT)
+            process.kill()
+        await process.wait()
+        await reader

@@ -4,81 +4,28 @@ are handed back to the leader — so every due job reaches its person exactly on
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
+import logging
 import os
 import signal
-import sys
-from asyncio.subprocess import PIPE, STDOUT
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+import pytest
 import redis
 from aiohttp import web
 from linqbot_scheduler import scheduler_of
+from linqbot_scheduler.jobs import executing_scheduler
 
 from linqbot.emulator import Emulator
-from tests.durability.conftest import REPO, RedisServer, poll_until
+from linqbot.middleware.tracking import DAY, budget_key
+from tests.durability.conftest import RedisServer, poll_until
 
-from .conftest import LEASE, scaled_out_bot
-from .stalling_leader import note, two_notes
+from .conftest import LEASE, leader_process, scaled_out_bot
+from .leader_process import note, react_then_note, two_notes
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-SCRIPT = Path(__file__).with_name("stalling_leader.py")
-
-
-@dataclass
-class Leader:
-    """The stalling leader's process and everything it printed so far."""
-
-    process: asyncio.subprocess.Process
-    lines: list[str] = field(default_factory=list)
-
-    def printed(self, text: str) -> bool:
-        return any(text in line for line in self.lines)
-
-    def stopped(self) -> bool:
-        """The process is stopped by a signal (state T in /proc)."""
-        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] == "T"
-
-
-@contextlib.asynccontextmanager
-async def stalling_leader(redis_url: str, emu: Emulator, before_send: int = 1) -> AsyncIterator[Leader]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LINQ_", "LINQBOT_"))}
-    env |= {
-        "LINQ_API_KEY": emu.api_key,
-        "LINQ_BASE_URL": emu.base_url,
-        "LINQ_WEBHOOK_SECRET": "scale-out-secret",
-        "LINQ_PHONE_NUMBER": emu.line,
-        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "plugins")]),
-        "STALL_BEFORE_SEND": str(before_send),
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, str(SCRIPT), redis_url, env=env, stdout=PIPE, stderr=STDOUT
-    )
-    leader = Leader(process)
-
-    async def read() -> None:
-        assert process.stdout is not None
-        while line := (await process.stdout.readline()).decode():
-            leader.lines.append(line)
-
-    reader = asyncio.get_running_loop().create_task(read())
-    try:
-        await poll_until(lambda: leader.printed("this process leads") or reader.done(), 20, "the leader leads")
-        assert leader.printed("this process leads"), "the leader process exited:\n" + "".join(leader.lines)
-        yield leader
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGCONT)
-            process.kill()
-        await process.wait()
-        await reader
 
 
 async def test_a_leader_stalled_past_its_lease_sends_nothing_and_every_due_job_arrives_once(
@@ -99,7 +46,7 @@ async def test_a_leader_stalled_past_its_lease_sends_nothing_and_every_due_job_a
     scheduler = scheduler_of(follower)
     scheduler.configure(send_lease=2.0)  # a claimed message comes due again for a new leader 2 s after its time
     try:
-        async with stalling_leader(redis_server.url, emu) as leader:
+        async with leader_process(redis_server.url, emu, stall_before_send=1) as leader:
             await follower.startup()
             assert not scheduler.leading
             due = datetime.now(UTC) + timedelta(seconds=1)  # all stored before the leader claims them at once
@@ -135,43 +82,62 @@ async def test_a_leader_stalled_past_its_lease_sends_nothing_and_every_due_job_a
         await emu.stop()
 
 
-async def test_a_leader_whose_lease_went_to_another_process_behind_its_back_runs_nothing_until_it_leads_again(
-    redis_server: RedisServer, emulator: Emulator
+async def test_a_leader_whose_lease_went_to_another_process_behind_its_back_hands_its_due_runs_to_the_leader(
+    redis_server: RedisServer, emulator: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     """After a laptop sleep the monotonic clock has not moved, yet Redis let the lease lapse and another process took
-    it: the fence asks Redis, so the due job is not run here but stays due for whoever leads."""
-    bot = scaled_out_bot(redis_server.url, emulator)
+    it: the fence asks Redis, so the due jobs are not run here but stay due for whoever leads — one warning for all
+    of them, and a `wait_for_run` here ends at once (``handed_back``). The lease is long, so its renewal cannot find
+    the theft out first: only the fence stops these runs."""
+    caplog.set_level(logging.WARNING, "linqbot.scheduler")
+    bot = scaled_out_bot(redis_server.url, emulator, lease=60.0)
+    successor = scaled_out_bot(redis_server.url, emulator, lease=60.0)
     client = redis.Redis.from_url(redis_server.url)
+    ids = [f"due-note-{k}" for k in range(3)]
     try:
         await bot.startup()
         scheduler = scheduler_of(bot)
-        await scheduler.schedule(note, at=timedelta(hours=1), args=(bot.name, "+15550620001", "due"), id="due-note")
-        await poll_until(lambda: scheduler.leading, 5 * LEASE, "the bot leads")
+        for k, job_id in enumerate(ids):
+            await scheduler.schedule(
+                note, at=timedelta(hours=1), args=(bot.name, f"+155506200{k:02d}", f"due {k}"), id=job_id
+            )
+        await poll_until(lambda: scheduler.leading, 10, "the bot leads")
 
         lease = bot.leadership("scheduler").key
         client.set(lease, "another-process", px=60_000)
-        scheduler.run_now("due-note")  # due at once, before this process's next lease renewal finds out
-        await poll_until(lambda: not scheduler.leading, 5, "the bot steps aside")
+        outcome = scheduler.wait_for_run(ids[0])
+        for job_id in ids:
+            scheduler.run_now(job_id)  # due at once; this process's next lease renewal is 20 s away
+        assert (await outcome).outcome == "handed_back"
+        assert not scheduler.leading
+        await poll_until(lambda: hand_back_warnings(caplog) != [], 5, "the hand-backs are reported")
+        [warning] = hand_back_warnings(caplog)
+        assert warning.startswith("scheduler: 3 job run(s) not run here (no longer the leader), handed to the leader")
+        assert all(job_id in warning for job_id in ids)
         now = datetime.now(UTC)
-        await poll_until(
-            lambda: (
-                [(j.id, j.next_run_time is not None and j.next_run_time <= now) for j in scheduler.jobs()]
-                == [("due-note", True)]
-            ),
-            5,
-            "the job is due in the store, for the leader",
-        )
+        assert [(j.id, j.next_run_time is not None and j.next_run_time <= now) for j in scheduler.jobs()] == [
+            (job_id, True) for job_id in ids
+        ]
         assert emulator.messages(direction="outbound") == []
+        assert scheduler.job_runs() == []  # the leader's runs are the ones recorded
 
-        client.delete(lease)  # the other process is gone: this one wins the lease back and runs the job
-        await emulator.wait_for(lambda: emulator.messages(direction="outbound"), timeout=5 * LEASE)
-        await poll_until(lambda: scheduler.jobs() == [], 5, "the job ran")
+        client.delete(lease)  # the other process is gone; a new one leads and runs what was handed back
+        runs = [scheduler_of(successor).wait_for_run(job_id, timeout=15) for job_id in ids]
+        await successor.startup()
+        assert [(await run).outcome for run in runs] == ["ok"] * 3  # run on the successor's process, once each
+        await poll_until(lambda: scheduler.jobs() == [], 5, "every job ran")
         await emulator.settle()
-        texts = [m["parts"][0]["value"] for m in emulator.messages(direction="outbound")]
-        assert texts == [f"due from {os.getpid()}"]
+        texts = sorted(m["parts"][0]["value"] for m in emulator.messages(direction="outbound"))
+        assert texts == [f"due {k} from {os.getpid()}" for k in range(3)]
+        assert not scheduler.leading
     finally:
         client.close()
+        await successor.shutdown()
         await bot.shutdown()
+
+
+def hand_back_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "not run here" in r.getMessage()]
 
 
 async def test_a_run_fenced_after_it_sent_is_not_run_again(redis_server: RedisServer, emulator: Emulator) -> None:
@@ -179,7 +145,7 @@ async def test_a_run_fenced_after_it_sent_is_not_run_again(redis_server: RedisSe
     is refused, the run ends as an error and nobody sends the rest (at most once, as after a crash)."""
     follower = scaled_out_bot(redis_server.url, emulator)
     try:
-        async with stalling_leader(redis_server.url, emulator, before_send=2) as leader:
+        async with leader_process(redis_server.url, emulator, stall_before_send=2) as leader:
             await follower.startup()
             scheduler = scheduler_of(follower)
             job = await scheduler.schedule(
@@ -189,7 +155,9 @@ async def test_a_run_fenced_after_it_sent_is_not_run_again(redis_server: RedisSe
             await poll_until(leader.stopped, 5, "the leader is stopped")
             await poll_until(lambda: scheduler.leading, 5 * LEASE, "the follower takes over")
             leader.process.send_signal(signal.SIGCONT)
-            await poll_until(lambda: leader.printed(f"job {job.id} stopped after 1 send(s)"), 10, "the leader says so")
+            await poll_until(
+                lambda: leader.printed(f"job {job.id} stopped after 1 Linq call(s)"), 10, "the leader says so"
+            )
             await poll_until(lambda: scheduler.job_runs(job.id) != [], 5, "the run is in the shared run log")
             [run] = scheduler.job_runs(job.id)
             assert run.outcome == "error" and run.detail.startswith("LeadershipLost")
@@ -199,3 +167,81 @@ async def test_a_run_fenced_after_it_sent_is_not_run_again(redis_server: RedisSe
             assert scheduler.jobs() == []
     finally:
         await follower.shutdown()
+
+
+async def test_a_run_that_reacted_before_it_was_fenced_is_not_run_again(
+    redis_server: RedisServer, linq_env: None
+) -> None:
+    """A job reacts to a message, then stalls before its send: the reaction is out, so the run is not handed back
+    (the leader would react a second time); its send is refused, and nobody runs the rest."""
+    reactions: list[str] = []
+
+    @web.middleware
+    async def witness(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method == "POST" and request.path.endswith("/reactions"):
+            reactions.append(request.path)
+        return await handler(request)
+
+    emu = Emulator(read_delay=0)
+    emu.app.middlewares.insert(0, witness)
+    await emu.start("127.0.0.1")
+    follower = scaled_out_bot(redis_server.url, emu)
+    try:
+        async with leader_process(redis_server.url, emu, stall_before_send=1) as leader:
+            await follower.startup()
+            scheduler = scheduler_of(follower)
+            hello = await follower.send("+15550640001", "hello")
+            job = await scheduler.schedule(
+                react_then_note, at=timedelta(0), args=(follower.name, hello.chat.message.id, "+15550640002", "note")
+            )
+            await poll_until(lambda: leader.printed("stalling before a send"), 20, "the leader stalls")
+            await poll_until(leader.stopped, 5, "the leader is stopped")
+            assert len(reactions) == 1  # made by the leader before it stalled
+            await poll_until(lambda: scheduler.leading, 5 * LEASE, "the follower takes over")
+            leader.process.send_signal(signal.SIGCONT)
+            await poll_until(lambda: scheduler.job_runs(job.id) != [], 10, "the run is in the shared run log")
+            [run] = scheduler.job_runs(job.id)
+            assert run.outcome == "error" and run.detail.startswith("LeadershipLost")  # the stalled process's run
+            await poll_until(lambda: leader.printed(f"job {job.id} stopped after 1 Linq call(s)"), 5, "it says so")
+            assert scheduler.jobs() == []
+            await emu.settle()
+            assert len(reactions) == 1
+            assert [m["parts"][0]["value"] for m in emu.messages(direction="outbound")] == ["hello"]
+    finally:
+        await follower.shutdown()
+        await emu.stop()
+
+
+async def lose_the_lease_then_note(bot_name: str, redis_url: str, to: str, text: str) -> None:
+    """A plain job during which another process takes the scheduler lease: its start passed the fence, its send
+    does not."""
+    scheduler = executing_scheduler(bot_name)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.set(scheduler.bot.leadership("scheduler").key, "another-process", px=60_000)
+    finally:
+        client.close()
+    await note(bot_name, to, text)
+
+
+async def test_a_send_refused_by_the_fence_uses_none_of_the_line_budgets(
+    redis_server: RedisServer, emulator: Emulator
+) -> None:
+    """A refused send went nowhere: the daily and new-conversation budgets pacing counted it against are given back
+    (else each refused send would keep its count, and a handed-back run sent by the leader would count twice)."""
+    bot = scaled_out_bot(redis_server.url, emulator, lease=60.0)
+    try:
+        await bot.startup()
+        scheduler = scheduler_of(bot)
+        await poll_until(lambda: scheduler.leading, 10, "the bot leads")
+        args = (bot.name, redis_server.url, "+15550650001", "hi")
+        job = await scheduler.schedule(lose_the_lease_then_note, at=timedelta(hours=1), args=args)
+        outcome = scheduler.wait_for_run(job.id)
+        scheduler.run_now(job.id)
+        assert (await outcome).outcome == "handed_back"
+        store, now, line = bot.safeguards.store, bot.safeguards.clock.now(), emulator.line
+        assert await store.count(budget_key(line), DAY, now) == 0
+        assert await store.count(f"new_chats:{line}", DAY, now) == 0
+        assert emulator.messages(direction="outbound") == []
+    finally:
+        await bot.shutdown()

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
-from asyncio.subprocess import PIPE, STDOUT
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import redis
 from aiohttp import web
@@ -19,9 +15,9 @@ from linqbot_scheduler import BotScheduler, scheduler_of
 
 from linqbot import Bot
 from linqbot.emulator import Emulator, FaultConfig, FaultRule
-from tests.durability.conftest import REPO, RedisServer, poll_until
+from tests.durability.conftest import RedisServer, poll_until
 
-from .conftest import LEASE, scaled_out_bot
+from .conftest import LEASE, leader_process, scaled_out_bot
 
 RUNS_KEY = "test:job-runs"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -131,65 +127,25 @@ async def test_a_message_whose_leader_dies_mid_send_is_sent_once_by_the_next_lea
     await emu.start("127.0.0.1")
     # The first send hangs long enough for its process to be killed while it waits for Linq's answer.
     emu.set_faults(FaultConfig(rules=[FaultRule(method="POST", path="/api/partner/v3/chats", latency_ms=5_000)]))
-    leader = await spawn_leader(redis_server.url, emu)
     follower = scaled_out_bot(redis_server.url, emu)
     scheduler_of(follower).configure(send_lease=2.0)
     try:
-        await follower.startup()
-        scheduler = scheduler_of(follower)
-        assert not scheduler.leading
-        info = await scheduler.schedule_message(to="+15550300001", text="sent once", at=timedelta(0))
-        await asyncio.wait_for(arrived.wait(), 10)  # the leader's send reached Linq...
-        leader.kill()  # ...and the leader dies before the answer
-        await leader.wait()
-        emu.set_faults(FaultConfig())
-        run = await scheduler.wait_for_run(info.id, timeout=20)  # the follower leads and sends again
-        assert scheduler.leading
-        assert run.outcome == "ok"
-        await emu.settle()
-        assert outbound_texts(emu) == Counter({"sent once": 1})
-        assert requests == [f"scheduled:{info.id}"] * 2  # the same idempotency key: Linq keeps one message
-        assert scheduler.jobs() == []
+        async with leader_process(redis_server.url, emu) as leader:
+            await follower.startup()
+            scheduler = scheduler_of(follower)
+            assert not scheduler.leading
+            info = await scheduler.schedule_message(to="+15550300001", text="sent once", at=timedelta(0))
+            await asyncio.wait_for(arrived.wait(), 10)  # the leader's send reached Linq...
+            leader.process.kill()  # ...and the leader dies before the answer
+            await leader.process.wait()
+            emu.set_faults(FaultConfig())
+            run = await scheduler.wait_for_run(info.id, timeout=20)  # the follower leads and sends again
+            assert scheduler.leading
+            assert run.outcome == "ok"
+            await emu.settle()
+            assert outbound_texts(emu) == Counter({"sent once": 1})
+            assert requests == [f"scheduled:{info.id}"] * 2  # the same idempotency key: Linq keeps one message
+            assert scheduler.jobs() == []
     finally:
-        if leader.returncode is None:
-            leader.kill()
-            await leader.wait()
         await follower.shutdown()
         await emu.stop()
-
-
-async def spawn_leader(redis_url: str, emu: Emulator) -> asyncio.subprocess.Process:
-    """The leader as a real process (so it can die without stepping down); returns once it leads."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LINQ_", "LINQBOT_"))}
-    env |= {
-        "LINQ_API_KEY": emu.api_key,
-        "LINQ_BASE_URL": emu.base_url,
-        "LINQ_WEBHOOK_SECRET": "scale-out-secret",
-        "LINQ_PHONE_NUMBER": emu.line,
-        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "plugins")]),
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(Path(__file__).with_name("leader_process.py")),
-        redis_url,
-        env=env,
-        stdout=PIPE,
-        stderr=STDOUT,
-    )
-    seen: list[str] = []
-
-    async def until_leading() -> None:
-        assert process.stdout is not None
-        while line := (await process.stdout.readline()).decode():
-            seen.append(line)
-            if "this process leads" in line:
-                return
-        raise AssertionError("the leader process exited:\n" + "".join(seen))
-
-    try:
-        await asyncio.wait_for(until_leading(), 20)
-    except BaseException:
-        process.kill()
-        await process.wait()
-        raise
-    return process
