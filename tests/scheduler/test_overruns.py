@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
@@ -25,40 +28,59 @@ __all__ = ["witnessed"]  # the fixture, used by name
 
 pytestmark = pytest.mark.usefixtures("jobs_url")
 
-STARTED = asyncio.Event()
-RELEASE = asyncio.Event()
 APSCHEDULER_SKIP = "maximum number of running instances"
 
 
-async def slow() -> None:
+@dataclass
+class Gate:
+    """Holds a job's run open: the run says it started, then waits until the test releases it."""
+
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+GATES: dict[str, Gate] = {}
+"""Each test's gate by token (a stored job's arguments must pickle; its events belong to that test's loop)."""
+
+
+@pytest.fixture
+def gate() -> Iterator[str]:
+    token = uuid.uuid4().hex
+    GATES[token] = Gate()
+    try:
+        yield token
+    finally:
+        del GATES[token]
+
+
+async def slow(token: str) -> None:
     """A recurring job that runs until the test lets it finish."""
-    STARTED.set()
-    await RELEASE.wait()
+    GATES[token].started.set()
+    await GATES[token].release.wait()
 
 
 def warnings(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and text in r.getMessage()]
 
 
-async def test_a_recurring_job_that_overruns_gets_one_warning_with_the_count(caplog: pytest.LogCaptureFixture) -> None:
-    STARTED.clear()
-    RELEASE.clear()
+async def test_a_recurring_job_that_overruns_gets_one_warning_with_the_count(
+    caplog: pytest.LogCaptureFixture, gate: str
+) -> None:
     bot = scheduler_bot()
-    bot.every(minutes=5, id="slow")(slow)  # type: ignore[attr-defined]
+    bot.every(minutes=5, id="slow", args=(gate,))(slow)  # type: ignore[attr-defined]
     async with simulate(bot):
         scheduler = scheduler_of(bot)
         assert scheduler.apscheduler is not None
         skipped: list[str] = []
         scheduler.apscheduler.add_listener(lambda event: skipped.append(event.job_id), EVENT_JOB_MAX_INSTANCES)
         scheduler.run_now("slow")
-        await asyncio.wait_for(STARTED.wait(), 10)
+        await asyncio.wait_for(GATES[gate].started.wait(), 10)
         for n in range(1, 4):  # three more run times come while the first run still goes
             scheduler.run_now("slow")
             await poll_until(lambda n=n: len(skipped) == n, 10, f"run {n + 1} is skipped")
         assert warnings(caplog, "overran") == []  # reported once the overrun is over, with its count
-        outcome = asyncio.ensure_future(scheduler.wait_for_run("slow"))
-        await asyncio.sleep(0)  # the waiter is registered before the run can end
-        RELEASE.set()
+        outcome = scheduler.wait_for_run("slow")  # waits from here on, before the run can end
+        GATES[gate].release.set()
         assert (await outcome).outcome == "ok"
         [warning] = warnings(caplog, "overran")
         assert "job slow overran its schedule: 3 run(s)" in warning
