@@ -8,8 +8,9 @@ import contextlib
 import os
 import signal
 import sys
+import uuid
 from asyncio.subprocess import PIPE, STDOUT
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,33 @@ async def emulator() -> AsyncIterator[Emulator]:
         yield emu
     finally:
         await emu.stop()
+
+
+@dataclass
+class Gate:
+    """Holds a job's run open: the run says it started, then waits until the test releases it."""
+
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def hold(self) -> None:
+        """Called by the job: started, then wait for the release."""
+        self.started.set()
+        await self.release.wait()
+
+
+GATES: dict[str, Gate] = {}
+"""Each test's gate by token (a stored job's arguments must pickle; its events belong to that test's loop)."""
+
+
+@pytest.fixture
+def gate() -> Iterator[str]:
+    token = uuid.uuid4().hex
+    GATES[token] = Gate()
+    try:
+        yield token
+    finally:
+        del GATES[token]
 
 
 LEASE = 1.0

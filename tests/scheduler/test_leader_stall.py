@@ -4,6 +4,7 @@ are handed back to the leader — so every due job reaches its person exactly on
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 from aiohttp import web
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES  # type: ignore[import-untyped]
 from linqbot_scheduler import scheduler_of
 from linqbot_scheduler.jobs import executing_scheduler
 
@@ -22,7 +24,7 @@ from linqbot.emulator import Emulator
 from linqbot.middleware.tracking import DAY, budget_key
 from tests.durability.conftest import RedisServer, poll_until
 
-from .conftest import LEASE, leader_process, scaled_out_bot
+from .conftest import GATES, LEASE, leader_process, scaled_out_bot
 from .leader_process import note, react_then_note, two_notes
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -244,4 +246,42 @@ async def test_a_send_refused_by_the_fence_uses_none_of_the_line_budgets(
         assert await store.count(f"new_chats:{line}", DAY, now) == 0
         assert emulator.messages(direction="outbound") == []
     finally:
+        await bot.shutdown()
+
+
+async def held_then_note(token: str, bot_name: str, to: str) -> None:
+    """A recurring job held open by the test, then sending one message."""
+    await GATES[token].hold()
+    await note(bot_name, to, "held")
+
+
+async def test_an_overrun_whose_run_is_handed_back_is_still_reported(
+    redis_server: RedisServer, emulator: Emulator, gate: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The run that made later runs skip ends by being handed back: the overrun is reported then, not at shutdown."""
+    caplog.set_level(logging.WARNING, "linqbot.scheduler")
+    bot = scaled_out_bot(redis_server.url, emulator, lease=60.0)
+    bot.every(minutes=5, id="held", args=(gate, bot.name, "+15550660001"))(held_then_note)  # type: ignore[attr-defined]
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        await bot.startup()
+        scheduler = scheduler_of(bot)
+        await poll_until(lambda: scheduler.leading, 10, "the bot leads")
+        assert scheduler.apscheduler is not None
+        skipped: list[str] = []
+        scheduler.apscheduler.add_listener(lambda event: skipped.append(event.job_id), EVENT_JOB_MAX_INSTANCES)
+        scheduler.run_now("held")
+        await asyncio.wait_for(GATES[gate].started.wait(), 10)
+        scheduler.run_now("held")
+        await poll_until(lambda: skipped == ["held"], 10, "the next run is skipped")
+
+        client.set(bot.leadership("scheduler").key, "another-process", px=60_000)
+        outcome = scheduler.wait_for_run("held")
+        GATES[gate].release.set()  # its send is refused: nothing went out, so the run is handed back
+        assert (await outcome).outcome == "handed_back"
+        overran = [r.getMessage() for r in caplog.records if "overran" in r.getMessage()]
+        assert len(overran) == 1 and "job held overran its schedule: 1 run(s)" in overran[0]
+        assert emulator.messages(direction="outbound") == []
+    finally:
+        client.close()
         await bot.shutdown()

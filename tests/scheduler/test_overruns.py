@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
@@ -21,7 +18,7 @@ from linqbot.emulator import Emulator, FaultConfig, FaultRule
 from linqbot.testing import simulate
 from tests.durability.conftest import poll_until
 
-from .conftest import scheduler_bot
+from .conftest import GATES, scheduler_bot
 from .test_send_faults import SENDS, SendWitness, fragile_bot, outbound_texts, running, witnessed
 
 __all__ = ["witnessed"]  # the fixture, used by name
@@ -31,32 +28,9 @@ pytestmark = pytest.mark.usefixtures("jobs_url")
 APSCHEDULER_SKIP = "maximum number of running instances"
 
 
-@dataclass
-class Gate:
-    """Holds a job's run open: the run says it started, then waits until the test releases it."""
-
-    started: asyncio.Event = field(default_factory=asyncio.Event)
-    release: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-GATES: dict[str, Gate] = {}
-"""Each test's gate by token (a stored job's arguments must pickle; its events belong to that test's loop)."""
-
-
-@pytest.fixture
-def gate() -> Iterator[str]:
-    token = uuid.uuid4().hex
-    GATES[token] = Gate()
-    try:
-        yield token
-    finally:
-        del GATES[token]
-
-
 async def slow(token: str) -> None:
     """A recurring job that runs until the test lets it finish."""
-    GATES[token].started.set()
-    await GATES[token].release.wait()
+    await GATES[token].hold()
 
 
 def warnings(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
