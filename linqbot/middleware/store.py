@@ -104,34 +104,78 @@ class _Window:
             self.hits.remove((stamp, member))
 
 
+class _Lifetimes:
+    """When keys are due to be forgotten. The heap holds about one entry per key: a renewed key's entry is queued
+    again for its new deadline when its old one comes up, instead of a new entry per renewal."""
+
+    __slots__ = ("_heap", "deadlines")
+
+    def __init__(self) -> None:
+        self.deadlines: dict[str, float] = {}
+        self._heap: list[tuple[float, str]] = []
+
+    def renew(self, key: str, deadline: float) -> None:
+        queued = self.deadlines.get(key)
+        self.deadlines[key] = deadline
+        if queued is None or deadline < queued:
+            heapq.heappush(self._heap, (deadline, key))
+
+    def due(self, now: float) -> list[str]:
+        """The keys whose deadline has passed (forgotten here)."""
+        heap = self._heap
+        if not heap or heap[0][0] > now:
+            return []
+        due: list[str] = []
+        while heap and heap[0][0] <= now:
+            _, key = heapq.heappop(heap)
+            deadline = self.deadlines.get(key)
+            if deadline is None:
+                continue
+            if deadline <= now:
+                del self.deadlines[key]
+                due.append(key)
+            else:
+                heapq.heappush(heap, (deadline, key))
+        return due
+
+
 class MemoryStore:
     """The in-process store (the default): sliding windows as stamp-ordered deques, values in a dict.
 
-    Values set with a ``ttl`` expire by ``clock`` (the safeguards' clock, so a test's `ManualClock` ages them).
+    Lifetimes run on ``clock`` (the safeguards' clock, so a test's `ManualClock` ages them): values set with a
+    ``ttl`` are forgotten after it, and a window one window length after its last hit, as in Redis — so a person
+    who never writes again leaves nothing behind.
     """
 
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._windows: dict[str, _Window] = {}
         self._values: dict[str, str] = {}
-        self._deadlines: dict[str, float] = {}
-        self._expiring: list[tuple[float, str]] = []
-        """A heap of (deadline, key) for the keys in ``_deadlines``."""
+        self._value_lifetimes = _Lifetimes()
+        self._window_lifetimes = _Lifetimes()
 
-    def _pruned(self, key: str, window: float, now: float) -> _Window:
+    def held(self) -> int:
+        """Keys held (values and windows): what the store costs a long-running process."""
+        self._expire()
+        return len(self._values) + len(self._windows)
+
+    def _pruned(self, key: str, window: float, now: float) -> tuple[_Window, float]:
+        """The window at ``key`` without the hits older than ``window``, and the store's time."""
+        clock_now = self._expire()
         hits = self._windows.get(key)
         if hits is None:
             hits = self._windows[key] = _Window()
         hits.prune(now, window)
-        return hits
+        return hits, clock_now
 
     async def acquire(self, key: str, member: str, limit: int, window: float, now: float) -> float | None:
-        hits = self._pruned(key, window, now)
+        hits, clock_now = self._pruned(key, window, now)
         if member in hits.stamps:
             return None
         if len(hits.hits) >= limit:
             return max(hits.hits[len(hits.hits) - limit][0] + window - now, 1e-3)
         hits.add(member, now)
+        self._window_lifetimes.renew(key, clock_now + window)
         return 0.0
 
     async def release(self, key: str, member: str) -> None:
@@ -140,30 +184,27 @@ class MemoryStore:
             hits.remove(member)
 
     async def hit(self, key: str, member: str, window: float, now: float) -> int:
-        hits = self._pruned(key, window, now)
+        hits, clock_now = self._pruned(key, window, now)
         if member not in hits.stamps:
             hits.add(member, now)
+            self._window_lifetimes.renew(key, clock_now + window)
         return len(hits.hits)
 
     async def count(self, key: str, window: float, now: float) -> int:
-        hits = self._pruned(key, window, now)
+        hits, _ = self._pruned(key, window, now)
         if not hits.hits:
             del self._windows[key]
+            self._window_lifetimes.deadlines.pop(key, None)
         return len(hits.hits)
 
-    def _expire(self) -> None:
-        """Forget the values whose time ran out. The heap holds about one entry per expiring key: a renewed key's
-        entry is queued again for its new deadline when it comes up, instead of a new entry per renewal."""
+    def _expire(self) -> float:
+        """Forget the values and windows whose time ran out; returns the time it is now."""
         now = self._clock.now()
-        while self._expiring and self._expiring[0][0] <= now:
-            _, key = heapq.heappop(self._expiring)
-            deadline = self._deadlines.get(key)
-            if deadline is None:
-                continue
-            if deadline <= now:
-                del self._deadlines[key], self._values[key]
-            else:
-                heapq.heappush(self._expiring, (deadline, key))
+        for key in self._value_lifetimes.due(now):
+            del self._values[key]
+        for key in self._window_lifetimes.due(now):
+            del self._windows[key]
+        return now
 
     async def get(self, key: str) -> str | None:
         self._expire()
@@ -174,21 +215,19 @@ class MemoryStore:
         return [self._values.get(key) for key in keys]
 
     async def set(self, key: str, value: str, ttl: float | None = None) -> None:
-        self._expire()
+        now = self._expire()
         self._values[key] = value
         if ttl is None:
-            self._deadlines.pop(key, None)
-            return
-        deadline, queued = self._clock.now() + ttl, self._deadlines.get(key)
-        self._deadlines[key] = deadline
-        if queued is None or deadline < queued:
-            heapq.heappush(self._expiring, (deadline, key))
+            self._value_lifetimes.deadlines.pop(key, None)
+        else:
+            self._value_lifetimes.renew(key, now + ttl)
 
     async def delete(self, *keys: str) -> None:
         for key in keys:
             self._values.pop(key, None)
-            self._deadlines.pop(key, None)
+            self._value_lifetimes.deadlines.pop(key, None)
             self._windows.pop(key, None)
+            self._window_lifetimes.deadlines.pop(key, None)
 
     async def incr(self, key: str, ttl: float | None = None) -> int:
         self._expire()

@@ -72,6 +72,21 @@ async def test_a_redis_value_set_with_a_ttl_expires_in_redis(redis_store: RedisS
     assert 0 < await redis_store.client.pttl(f"{redis_store.prefix}v:rounds") <= 60_000, "a plain incr keeps it"
 
 
+async def test_a_window_in_the_memory_store_is_forgotten_one_window_after_its_last_hit() -> None:
+    clock = ManualClock()
+    store = MemoryStore(clock)
+    await store.hit("flood:ann", "m1", 5, clock.now())
+    await store.acquire("budget:line", "in:m1", 10, DAY, clock.now())
+    clock.advance(4)
+    await store.hit("flood:ann", "m2", 5, clock.now())
+    clock.advance(4)
+    assert store.held() == 2, "the flood window's last hit is 4 s old"
+    clock.advance(1.5)
+    assert store.held() == 1, "a person who stopped writing leaves no flood window behind"
+    clock.advance(DAY)
+    assert store.held() == 0
+
+
 async def test_a_count_incremented_with_a_ttl_is_forgotten_by_the_memory_stores_clock() -> None:
     clock = ManualClock()
     store = MemoryStore(clock)
