@@ -63,7 +63,8 @@ class CommandLog:
 @contextlib.asynccontextmanager
 async def commands_sent(url: str) -> AsyncIterator[tuple[CommandLog, aioredis.Redis]]:
     log, client = CommandLog(), aioredis.Redis.from_url(url, decode_responses=True)
-    watcher = asyncio.ensure_future(log.record(aioredis.Redis.from_url(url, decode_responses=True)))
+    monitoring = aioredis.Redis.from_url(url, decode_responses=True)
+    watcher = asyncio.ensure_future(log.record(monitoring))
     try:
         while not watcher.done():  # MONITOR is on once our marker shows up in it
             with contextlib.suppress(TimeoutError):
@@ -75,6 +76,7 @@ async def commands_sent(url: str) -> AsyncIterator[tuple[CommandLog, aioredis.Re
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
         await client.aclose()
+        await monitoring.aclose()
 
 
 async def test_a_message_and_its_reply_cost_a_pinned_number_of_redis_round_trips(redis_server: RedisServer) -> None:
