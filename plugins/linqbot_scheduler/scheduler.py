@@ -82,6 +82,9 @@ LEADERSHIP_CHECK = 0.25
 OUTCOME_EVENTS = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
 READS = frozenset({"get_chat", "check_imessage", "check_rcs", "list_phone_numbers"})
 """Linq calls a job may make without leading: they change nothing anyone sees, so repeating them is harmless."""
+UNCOUNTED = frozenset({"typing_start", "typing_stop", "mark_read", "upload_attachment"})
+"""Fenced, but no reason not to hand a run back: done again by the leader, nobody sees them twice (the typing
+indicator shown before a multi-bubble send, a read receipt, a media upload)."""
 HAND_BACK_REPORT_DELAY = LEADERSHIP_CHECK
 """Seconds hand-backs are gathered into one warning (the runs of one stall are fenced within moments of each other)."""
 
@@ -810,7 +813,8 @@ class BotScheduler:
         if not await self.still_leads():
             run.refused += 1
             raise builtin.LeadershipLost(f"{call.op} from a scheduled job refused: this process no longer leads")
-        run.calls += 1
+        if call.op not in UNCOUNTED:
+            run.calls += 1
 
     # -- internals ----------------------------------------------------------------------------------------------
 

@@ -285,3 +285,29 @@ async def test_an_overrun_whose_run_is_handed_back_is_still_reported(
     finally:
         client.close()
         await bot.shutdown()
+
+
+async def type_then_lose_the_lease_then_note(bot_name: str, redis_url: str, chat_id: str, to: str) -> None:
+    """A plain job that shows a typing indicator, then loses the lease before its send."""
+    await executing_scheduler(bot_name).bot.client.typing_start(chat_id)
+    await lose_the_lease_then_note(bot_name, redis_url, to, "after typing")
+
+
+async def test_a_run_that_only_showed_typing_before_it_was_fenced_is_handed_back(
+    redis_server: RedisServer, emulator: Emulator
+) -> None:
+    """A typing indicator shown again by the leader is seen once: it does not keep a refused run from the leader."""
+    bot = scaled_out_bot(redis_server.url, emulator, lease=60.0)
+    try:
+        await bot.startup()
+        scheduler = scheduler_of(bot)
+        await poll_until(lambda: scheduler.leading, 10, "the bot leads")
+        hello = await bot.send("+15550670001", "hello")
+        args = (bot.name, redis_server.url, hello.chat.id, "+15550670001")
+        job = await scheduler.schedule(type_then_lose_the_lease_then_note, at=timedelta(hours=1), args=args)
+        outcome = scheduler.wait_for_run(job.id)
+        scheduler.run_now(job.id)
+        assert (await outcome).outcome == "handed_back"
+        assert [j.id for j in scheduler.jobs()] == [job.id]  # due again, for the leader
+    finally:
+        await bot.shutdown()
