@@ -55,7 +55,8 @@ class Engine:
         self.public_url = "http://127.0.0.1"
         self.events: list[Json] = []
         self.seq = 0
-        self._changed = asyncio.Event()
+        self._changed: asyncio.Event | None = None
+        """Set by the next change; only exists while some ``wait_for`` is parked on it."""
         self._subscribers: list[asyncio.Queue[Json]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: list[asyncio.TimerHandle] = []
@@ -76,8 +77,9 @@ class Engine:
             change = {"seq": self.seq, "type": kind, "at": iso(self.clock.now()), "data": view}
             for queue in self._subscribers:
                 queue.put_nowait(change)
-        self._changed.set()
-        self._changed = asyncio.Event()
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
         if persist and self.store is not None:
             self.store.save(self.state)
 
@@ -98,12 +100,13 @@ class Engine:
             result = predicate()
             if result:
                 return result
-            changed = self._changed
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise TimeoutError(f"emulator condition not met within {timeout} s")
+            if self._changed is None:
+                self._changed = asyncio.Event()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), remaining)
+                await asyncio.wait_for(self._changed.wait(), remaining)
 
     async def settle(self) -> bool:
         """Wait for message lifecycles and webhook deliveries under way; True when there was anything to wait for."""

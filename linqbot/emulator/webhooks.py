@@ -8,20 +8,21 @@ exponential schedule.
 """
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import hmac
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import aiohttp
-from standardwebhooks import Webhook
+from yarl import URL
 
 from linqbot.emulator.clock import Clock, iso
 from linqbot.emulator.config import EmulatorConfig
@@ -41,6 +42,12 @@ def _wants(sub: Subscription, event_type: str, line: str | None) -> bool:
     if not sub.is_active or event_type not in sub.subscribed_events:
         return False
     return not sub.phone_numbers or line in sub.phone_numbers
+
+
+@lru_cache(maxsize=256)
+def _target(url: str) -> URL:
+    """A target URL parsed once, not on every attempt."""
+    return URL(url)
 
 
 @lru_cache(maxsize=256)
@@ -66,29 +73,42 @@ def legacy_data(event_type: str, data: Json) -> Json:
 
 def legacy_signature(secret: str, timestamp: str, body: str) -> str:
     """Lowercase hex HMAC-SHA256 of ``"{timestamp}.{body}"`` keyed with the full secret string (UTF-8)."""
-    return hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
+    signer = _keyed(secret)[1].copy()
+    signer.update(f"{timestamp}.{body}".encode())
+    return signer.hexdigest()
 
 
 @lru_cache(maxsize=64)
-def _signer(secret: str) -> Webhook:
-    """One signer per secret: building it decodes the secret, which every delivery would otherwise repeat."""
-    return Webhook(secret)
+def _keyed(secret: str) -> tuple[hmac.HMAC, hmac.HMAC]:
+    """HMAC-SHA256 keyed for both schemes, once per secret; every signature copies the keyed state.
+
+    Standard Webhooks keys with the base64 bytes after ``whsec_`` (as ``standardwebhooks.Webhook`` decodes them),
+    the legacy scheme with the whole secret string.
+    """
+    standard_key = base64.b64decode(secret.removeprefix("whsec_") + "==")
+    return hmac.new(standard_key, digestmod=hashlib.sha256), hmac.new(secret.encode(), digestmod=hashlib.sha256)
+
+
+def standard_signature(secret: str, event_id: str, timestamp: str, body: str) -> str:
+    """The ``webhook-signature`` value: ``v1,`` + base64 HMAC-SHA256 of ``"{id}.{timestamp}.{body}"``."""
+    signer = _keyed(secret)[0].copy()
+    signer.update(f"{event_id}.{timestamp}.{body}".encode())
+    return "v1," + base64.b64encode(signer.digest()).decode()
 
 
 def signed_headers(sub: Subscription, event_id: str, event_type: str, body: str) -> dict[str, str]:
     """Both header sets Linq sends: Standard Webhooks and the deprecated ``X-Webhook-*`` ones."""
-    now = int(time.time())
-    signature = _signer(sub.signing_secret).sign(event_id, datetime.fromtimestamp(now, UTC), body)
+    now = str(int(time.time()))
     return {
         "Content-Type": "application/json",
         "User-Agent": "linqbot-emulator",
         "webhook-id": event_id,
-        "webhook-timestamp": str(now),
-        "webhook-signature": signature,
+        "webhook-timestamp": now,
+        "webhook-signature": standard_signature(sub.signing_secret, event_id, now, body),
         "X-Webhook-Event": event_type,
         "X-Webhook-Subscription-ID": sub.id,
-        "X-Webhook-Timestamp": str(now),
-        "X-Webhook-Signature": legacy_signature(sub.signing_secret, str(now), body),
+        "X-Webhook-Timestamp": now,
+        "X-Webhook-Signature": legacy_signature(sub.signing_secret, now, body),
     }
 
 
@@ -99,6 +119,33 @@ class Job:
     event_type: str
     body: str
     chat_id: str | None
+
+
+class Lane:
+    """One chat's first attempts, in emission order (a deque: most lanes live for a single delivery)."""
+
+    def __init__(self) -> None:
+        self.jobs: deque[Job] = deque()
+        self.arrival: asyncio.Future[None] | None = None
+        """Resolved by the next job queued while the drain holds one back (out-of-order fault)."""
+
+    def put(self, job: Job) -> None:
+        self.jobs.append(job)
+        if self.arrival is not None and not self.arrival.done():
+            self.arrival.set_result(None)
+
+    async def next_within(self, timeout: float) -> Job | None:
+        """The next job, waiting up to ``timeout`` seconds for one to be queued."""
+        if not self.jobs:
+            self.arrival = asyncio.get_running_loop().create_future()
+            try:
+                async with asyncio.timeout(timeout):
+                    await self.arrival
+            except TimeoutError:
+                return None
+            finally:
+                self.arrival = None
+        return self.jobs.popleft()
 
 
 class WebhookDispatcher:
@@ -118,7 +165,7 @@ class WebhookDispatcher:
         self._subscriptions = subscriptions
         self._on_attempt = on_attempt
         self.log: list[Json] = []
-        self._lanes: dict[tuple[str, str | None], asyncio.Queue[Job]] = {}
+        self._lanes: dict[tuple[str, str | None], Lane] = {}
         """(subscription id, chat id) -> the first attempts waiting in that lane; a lane exists while it has work."""
         self._slots: dict[str, asyncio.Semaphore] = {}
         """Per subscription: bounds the first attempts in flight across its lanes."""
@@ -178,32 +225,31 @@ class WebhookDispatcher:
         key = (job.sub.id, job.chat_id if self.config.webhook_concurrency > 1 else None)
         lane = self._lanes.get(key)
         if lane is None:
-            lane = self._lanes[key] = asyncio.Queue()
+            lane = self._lanes[key] = Lane()
             self._spawn(self._drain(key, lane))
-        lane.put_nowait(job)
+        lane.put(job)
 
     def _spawn(self, coro: Any) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _drain(self, key: tuple[str, str | None], lane: asyncio.Queue[Job]) -> None:
+    async def _drain(self, key: tuple[str, str | None], lane: Lane) -> None:
         """Deliver a lane's first attempts in order, then retire it (its next event starts a new one)."""
         held: Job | None = None
         try:
             while True:
                 if held is None:
-                    try:
-                        job = lane.get_nowait()
-                    except asyncio.QueueEmpty:
+                    if not lane.jobs:
                         return
+                    job = lane.jobs.popleft()
                 else:
-                    try:
-                        job = await asyncio.wait_for(lane.get(), HOLD_TIMEOUT)
-                    except TimeoutError:
+                    next_job = await lane.next_within(HOLD_TIMEOUT)
+                    if next_job is None:
                         await self._deliver(held)
                         held = None
                         continue
+                    job = next_job
                 if held is None and self.faults.chance(self.faults.config.webhook_out_of_order_rate):
                     held = job
                     continue
@@ -252,7 +298,7 @@ class WebhookDispatcher:
         error: str | None = None
         try:
             body = job.body.encode()  # bytes: aiohttp's str payload would re-detect its encoding on every attempt
-            async with self._client().post(job.sub.target_url, data=body, headers=headers) as r:
+            async with self._client().post(_target(job.sub.target_url), data=body, headers=headers) as r:
                 status = r.status
                 await r.read()
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
@@ -275,7 +321,10 @@ class WebhookDispatcher:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.webhook_timeout))
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.config.webhook_timeout),
+                cookie_jar=aiohttp.DummyCookieJar(),  # Linq sends no cookies back, whatever a receiver sets
+            )
         return self._session
 
     async def reset(self) -> None:
