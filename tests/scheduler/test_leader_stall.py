@@ -12,17 +12,21 @@ import signal
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import redis
 from aiohttp import web
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES  # type: ignore[import-untyped]
+from linqbot_outreach import Campaign
 from linqbot_scheduler import scheduler_of
 from linqbot_scheduler.jobs import executing_scheduler
 
+from linqbot import Bot
 from linqbot.emulator import Emulator
 from linqbot.middleware.tracking import DAY, budget_key
 from tests.durability.conftest import RedisServer, poll_until
+from tests.outreach.conftest import FastClock, people
 
 from .conftest import GATES, LEASE, leader_process, scaled_out_bot
 from .leader_process import note, react_then_note, two_notes
@@ -214,15 +218,19 @@ async def test_a_run_that_reacted_before_it_was_fenced_is_not_run_again(
         await emu.stop()
 
 
+def take_the_lease(bot: Bot, redis_url: str) -> None:
+    """Another process takes the scheduler lease, behind this one's back."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.set(bot.leadership("scheduler").key, "another-process", px=60_000)
+    finally:
+        client.close()
+
+
 async def lose_the_lease_then_note(bot_name: str, redis_url: str, to: str, text: str) -> None:
     """A plain job during which another process takes the scheduler lease: its start passed the fence, its send
     does not."""
-    scheduler = executing_scheduler(bot_name)
-    client = redis.Redis.from_url(redis_url)
-    try:
-        client.set(scheduler.bot.leadership("scheduler").key, "another-process", px=60_000)
-    finally:
-        client.close()
+    take_the_lease(executing_scheduler(bot_name).bot, redis_url)
     await note(bot_name, to, text)
 
 
@@ -309,5 +317,37 @@ async def test_a_run_that_only_showed_typing_before_it_was_fenced_is_handed_back
         scheduler.run_now(job.id)
         assert (await outcome).outcome == "handed_back"
         assert [j.id for j in scheduler.jobs()] == [job.id]  # due again, for the leader
+    finally:
+        await bot.shutdown()
+
+
+async def campaign_losing_the_lease(bot_name: str, redis_url: str) -> str:
+    """A plain job running an outreach campaign to three people; the lease goes to another process after the first
+    send. Returns why the campaign stopped and each person's state."""
+    bot = executing_scheduler(bot_name).bot
+    campaign = Campaign(bot, id="fenced", recipients=people(3), template="Hi {first_name}", clock=FastClock())
+    report = await campaign.run(on_progress=lambda status: take_the_lease(bot, redis_url))
+    return f"{report.stopped}: {','.join(state.status for state in campaign.store.recipients('fenced'))}"
+
+
+async def test_a_campaign_run_by_a_fenced_job_stops_with_its_recipients_still_pending(
+    redis_server: RedisServer, emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refused send is about this process, not the person: the campaign stops (as on a used-up line budget) and
+    the people not reached stay pending for a later run, instead of each being marked failed."""
+    monkeypatch.setenv("LINQBOT_OUTREACH_DB", str(tmp_path / "outreach.sqlite3"))
+    bot = scaled_out_bot(redis_server.url, emulator, lease=60.0)
+    try:
+        await bot.startup()
+        scheduler = scheduler_of(bot)
+        await poll_until(lambda: scheduler.leading, 10, "the bot leads")
+        args = (bot.name, redis_server.url)
+        job = await scheduler.schedule(campaign_losing_the_lease, at=timedelta(hours=1), args=args)
+        outcome = scheduler.wait_for_run(job.id)
+        scheduler.run_now(job.id)
+        run = await outcome
+        assert (run.outcome, run.detail) == ("ok", "LeadershipLost: sent,pending,pending")
+        await emulator.settle()
+        assert len(emulator.messages(direction="outbound")) == 1
     finally:
         await bot.shutdown()
