@@ -12,7 +12,7 @@ from typing import Any
 
 from linqbot.dispatch.context import Context
 from linqbot.dispatch.middleware import Next
-from linqbot.events import ChatCreatedEvent, Event, MessageEvent, PhoneNumberStatusEvent, ReactionEvent
+from linqbot.events import ChatCreatedEvent, MessageEvent, PhoneNumberStatusEvent, ReactionEvent, reported_chat
 from linqbot.middleware.chats import UNANSWERED_FOR, ChatInfo, Directory, Scope, current_scope, unanswered_key
 from linqbot.middleware.linq_time import accepted_at
 from linqbot.middleware.reads import Reads
@@ -51,17 +51,6 @@ def sent_at_key(chat_id: str) -> str:
     return f"sent_at:{chat_id}"
 
 
-def _reported_health(event: Event) -> str | None:
-    """The chat health a webhook reports (``data.chat.health_status``); read typed for messages (raw data unread)."""
-    if isinstance(event, MessageEvent):
-        health = event.message.chat.health_status
-        return health.status if health is not None else None
-    chat = event.data.get("chat")
-    reported = chat.get("health_status") if isinstance(chat, dict) else None
-    status = reported.get("status") if isinstance(reported, dict) else None
-    return status if isinstance(status, str) else None
-
-
 class Tracking:
     """Feeds the `Directory` from webhooks and accepted sends."""
 
@@ -86,8 +75,9 @@ class Tracking:
 
     async def _learn(self, ctx: Context, reads: Reads) -> None:
         directory, store, event = self.directory, self.directory.store, ctx.event
-        if ctx.chat_id is not None:
-            await directory.set_health(ctx.chat_id, _reported_health(event), reads)
+        chat = reported_chat(event)  # the chat object the event carries, with Linq's latest health score
+        if ctx.chat_id is not None and chat is not None and chat.health_status is not None:
+            await directory.set_health(ctx.chat_id, chat.health_status.status, reads)
         if isinstance(event, MessageEvent):
             message = event.message
             owner = message.chat.owner_handle
@@ -105,8 +95,6 @@ class Tracking:
             own = next((h.handle for h in info.handles if h.is_me), None)
             others = tuple(h.handle for h in info.handles if not h.is_me)
             await directory.learn(ChatInfo(info.id, own, others, info.is_group, info.service))
-            if info.health_status is not None:
-                await directory.set_health(info.id, info.health_status.status, reads)
         elif isinstance(event, ReactionEvent) and ctx.sender and ctx.sender != directory.default_line:
             await self._answered(ctx.sender, reads)
         elif isinstance(event, PhoneNumberStatusEvent):
