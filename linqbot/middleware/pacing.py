@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ log = logging.getLogger("linqbot.safeguards.pacing")
 
 @dataclass(frozen=True)
 class Pacing:
-    """Limits per line; ``None`` switches a budget off."""
+    """Limits per line; ``None`` switches a budget off, 0 allows none (every send it covers is refused)."""
 
     per_pair: int = 30
     """Messages per ``pair_window`` seconds to one recipient from one line (Linq's limit is 30 / 60 s)."""
@@ -51,6 +52,19 @@ class Pacing:
     """Conversations the bot may open per line per rolling 24 h."""
     new_chats_per_day_at_risk: int | None = 10
     """The same budget while the line's reputation is AT_RISK (Linq: "open fewer new chats")."""
+
+    def __post_init__(self) -> None:
+        """Refuse a limit that cannot mean anything now, rather than fail on the first send."""
+        for name in ("daily_budget", "new_chats_per_day", "new_chats_per_day_at_risk"):
+            budget = getattr(self, name)
+            if budget is not None and budget < 0:
+                raise ValueError(f"Pacing.{name} must be 0 or more (0: no sends), not {budget}; None switches it off")
+        if self.per_pair < 1:
+            raise ValueError(f"Pacing.per_pair must be 1 or more (a send waits for a free slot), not {self.per_pair}")
+        if self.pair_window <= 0:
+            raise ValueError(f"Pacing.pair_window must be more than 0 seconds, not {self.pair_window}")
+        if self.pair_margin < 0:
+            raise ValueError(f"Pacing.pair_margin must be 0 or more seconds, not {self.pair_margin}")
 
 
 class _PairLocks:
@@ -133,7 +147,7 @@ class Pacer:
             if wait:
                 raise DailyBudgetExhausted(
                     f"line {target.line} used its budget of {settings.daily_budget} messages in 24 h",
-                    retry_at=now + wait,
+                    retry_at=_retry_at(now, wait),
                 )
             if wait is not None:
                 taken.append((budget_key(target.line), member))
@@ -146,7 +160,7 @@ class Pacer:
                 if wait:
                     await self._give_back(taken)
                     raise NewChatBudgetExhausted(
-                        f"line {target.line} opened {limit} new conversations in 24 h", retry_at=now + wait
+                        f"line {target.line} opened {limit} new conversations in 24 h", retry_at=_retry_at(now, wait)
                     )
                 if wait is not None:
                     taken.append((f"new_chats:{target.line}", member))
@@ -175,6 +189,11 @@ class Pacer:
         for key in keys:
             await self.directory.store.set(_paused_key(key), repr(until), ttl=seconds)
         log.warning("Linq rate-limited a pair; pausing it for %.0f s (other chats continue)", seconds)
+
+
+def _retry_at(now: float, wait: float) -> float | None:
+    """When a refused send could pass; None for a budget of 0, which never lets it through."""
+    return None if math.isinf(wait) else now + wait
 
 
 def _paused_key(pair_key: str) -> str:

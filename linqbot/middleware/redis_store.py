@@ -44,6 +44,9 @@ if redis.call('ZSCORE', key, member) then
 end
 local hits = redis.call('ZCARD', key)
 if hits >= limit then
+    if limit <= 0 then
+        return 'inf'
+    end
     local oldest = redis.call('ZRANGE', key, hits - limit, hits - limit, 'WITHSCORES')
     return tostring(math.max(tonumber(oldest[2]) + window - now, 0.001))
 end

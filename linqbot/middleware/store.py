@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import math
 from collections import deque
 from collections.abc import Sequence
 from operator import itemgetter
@@ -33,7 +34,8 @@ class SafeguardStore(Protocol):
     async def acquire(self, key: str, member: str, limit: int, window: float, now: float) -> float | None:
         """Record ``member`` on ``key`` if fewer than ``limit`` hits fell in the last ``window`` seconds and return
         0.0. Return None, recording nothing, if ``member`` is in the window already (it counts once, whatever the
-        limit). Otherwise record nothing and return the seconds until a hit would fit."""
+        limit). Otherwise record nothing and return the seconds until a hit would fit: ``math.inf`` for a limit of
+        0 or less, which no hit ever fits."""
         ...
 
     async def release(self, key: str, member: str) -> None:
@@ -173,6 +175,8 @@ class MemoryStore:
         if member in hits.stamps:
             return None
         if len(hits.hits) >= limit:
+            if limit <= 0:
+                return math.inf
             return max(hits.hits[len(hits.hits) - limit][0] + window - now, 1e-3)
         hits.add(member, now)
         self._window_lifetimes.renew(key, clock_now + window)

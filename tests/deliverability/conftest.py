@@ -4,21 +4,40 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 
 from linqbot import Bot, Context
-from linqbot.middleware import ManualClock, Safeguards
+from linqbot.middleware import ManualClock, MemoryStore, Safeguards
+from linqbot.middleware.redis_store import RedisSafeguardStore
+from linqbot.middleware.store import SafeguardStore
 from linqbot.middleware.tracking import DAY, budget_key
 from linqbot.outbound import OutboundCall, RetryPolicy
 from linqbot.outbound.pipeline import Next
 from linqbot.testing import Simulation
+from tests.durability.conftest import RedisServer
 
 pytestmark = pytest.mark.usefixtures("linq_env")
 
 EVERYONE = Safeguards()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[SafeguardStore]:
+    """Each test using it runs on both stores: an in-memory one, and a Redis one on a redis-server of the test's own
+    (the Redis store must answer exactly as the in-memory one)."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    server: RedisServer = request.getfixturevalue("redis_server")
+    shared = RedisSafeguardStore(server.url)
+    try:
+        yield shared
+    finally:
+        await shared.aclose()
 
 
 class LinqClock:

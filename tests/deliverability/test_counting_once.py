@@ -4,7 +4,6 @@ deduplicates) add nothing — on the in-memory store and on a real redis-server 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,12 +19,10 @@ from linqbot.middleware import (
     Pacing,
     SafeguardHold,
 )
-from linqbot.middleware.redis_store import RedisSafeguardStore
 from linqbot.middleware.store import SafeguardStore
 from linqbot.outbound import LinqConnectionError, OutboundCall
 from linqbot.outbound.pipeline import Next
 from linqbot.testing import simulate
-from tests.durability.conftest import RedisServer
 
 from .conftest import harness
 
@@ -34,21 +31,7 @@ pytestmark = pytest.mark.usefixtures("linq_env")
 ANN, BOB, CAROL = "+15550100002", "+15550100003", "+15550100004"
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[SafeguardStore | None]:
-    """None: the bot's own in-memory store; else a Redis store on a redis-server of the test's own."""
-    if request.param == "memory":
-        yield None
-        return
-    server: RedisServer = request.getfixturevalue("redis_server")
-    shared = RedisSafeguardStore(server.url)
-    try:
-        yield shared
-    finally:
-        await shared.aclose()
-
-
-async def test_an_inbound_event_run_again_is_counted_once_with_its_reply(store: SafeguardStore | None) -> None:
+async def test_an_inbound_event_run_again_is_counted_once_with_its_reply(store: SafeguardStore) -> None:
     h = harness(pacing=Pacing(daily_budget=4), store=store)
     runs: list[Event] = []
 
@@ -88,7 +71,7 @@ def lose_the_first_answer() -> Any:
 
 
 async def test_a_send_run_again_with_its_idempotency_key_counts_once_against_both_budgets(
-    store: SafeguardStore | None,
+    store: SafeguardStore,
 ) -> None:
     h = harness(pacing=Pacing(daily_budget=3, new_chats_per_day=1), store=store, non_responders=None)
     h.bot.outbound_middleware.add(lose_the_first_answer(), name="lose_the_first_answer")
@@ -112,7 +95,7 @@ async def test_a_send_run_again_with_its_idempotency_key_counts_once_against_bot
 
 
 async def test_a_refused_rerun_gives_back_nothing_but_a_refused_first_send_gives_back_its_count(
-    store: SafeguardStore | None,
+    store: SafeguardStore,
 ) -> None:
     h = harness(pacing=Pacing(daily_budget=10), store=store, non_responders=None, health=None)
 
@@ -139,7 +122,7 @@ async def test_a_refused_rerun_gives_back_nothing_but_a_refused_first_send_gives
         assert [m.text for m in sim.sent(ANN)] == ["hello", "news"]
 
 
-async def test_a_send_run_again_with_its_key_counts_once_as_unanswered(store: SafeguardStore | None) -> None:
+async def test_a_send_run_again_with_its_key_counts_once_as_unanswered(store: SafeguardStore) -> None:
     h = harness(store=store, non_responders=NonResponders(after=2))
     async with simulate(h.bot) as sim:
         for _ in range(2):  # a job run again after a crash or a lapsed lease: the same send, under the same key

@@ -5,7 +5,7 @@ held — never sent unpaced — while Redis is down."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import math
 
 import pytest
 
@@ -31,26 +31,20 @@ NOW = 1_700_000_000.0
 ANN = "+15550100002"
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[SafeguardStore]:
-    """Each contract test runs on both stores: the Redis one must answer exactly as the in-memory one."""
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    server: RedisServer = request.getfixturevalue("redis_server")
-    shared = RedisSafeguardStore(server.url)
-    try:
-        yield shared
-    finally:
-        await shared.aclose()
-
-
 async def test_acquire_grants_up_to_the_limit_then_says_how_long_to_wait(store: SafeguardStore) -> None:
     assert [await store.acquire("pair", f"m{n}", 3, 60, NOW + n) for n in range(3)] == [0.0, 0.0, 0.0]
     assert await store.acquire("pair", "m3", 3, 60, NOW + 10) == 50.0, "the oldest hit (at NOW) leaves at +60"
     assert await store.count("pair", 60, NOW + 10) == 3, "a refused acquire records nothing"
     assert await store.acquire("pair", "m3", 3, 60, NOW + 60) == 0.0, "the hit at NOW has left the window"
     assert await store.acquire("other", "m3", 3, 60, NOW + 10) == 0.0, "windows are per key"
+
+
+async def test_a_limit_of_0_never_fits_a_hit_and_records_nothing(store: SafeguardStore) -> None:
+    assert await store.acquire("budget", "out:k1", 0, 60, NOW) == math.inf
+    await store.hit("budget", "in:m1", 60, NOW)
+    assert await store.acquire("budget", "out:k2", 0, 60, NOW + 1) == math.inf, "also with hits in the window"
+    assert await store.acquire("budget", "in:m1", 0, 60, NOW + 1) is None, "what is counted already stays counted"
+    assert await store.count("budget", 60, NOW + 1) == 1
 
 
 async def test_a_member_counts_once_however_often_it_is_hit(store: SafeguardStore) -> None:
