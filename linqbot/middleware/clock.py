@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -19,8 +20,9 @@ class Clock(Protocol):
     async def sleep(self, seconds: float) -> None: ...
 
 
+@dataclass(frozen=True)
 class SystemClock:
-    """Real time."""
+    """Real time; every instance is the same clock (they compare equal)."""
 
     def now(self) -> float:
         return time.time()

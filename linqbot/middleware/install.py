@@ -44,7 +44,8 @@ class Safeguards:
     """Shared counters. When None: Redis when the bot's inbox is on Redis (every process sharing it shares the
     limits), else an in-memory store (this process only)."""
     clock: Clock | None = None
-    """Wall-clock time when None; tests pass a `ManualClock`."""
+    """Wall-clock time when None; tests pass a `ManualClock`. A `MemoryStore` passed as ``store`` runs on it too
+    (one built with another clock is refused); a Redis store's key lifetimes always run on Redis' own time."""
     redis_patience: float = 30.0
     """With the Redis store: how long a safeguard check waits for an unreachable Redis (a restart, a failover)
     before the send is held with `SafeguardStoreUnavailable`."""
@@ -62,6 +63,8 @@ class SafeguardRuntime:
         self.settings = settings
         self.clock: Clock = settings.clock if settings.clock is not None else SystemClock()
         self.store: SafeguardStore = settings.store if settings.store is not None else MemoryStore(self.clock)
+        if isinstance(self.store, MemoryStore):
+            self.store.use_clock(self.clock)
         self.directory = Directory(bot, self.store, self.clock)
         self.health = HealthGate(settings.health, self.directory) if settings.health else None
         self.opt_out = OptOutGuard(settings.opt_out or OptOut(), self.directory)

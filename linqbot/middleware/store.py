@@ -144,17 +144,31 @@ class _Lifetimes:
 class MemoryStore:
     """The in-process store (the default): sliding windows as stamp-ordered deques, values in a dict.
 
-    Lifetimes run on ``clock`` (the safeguards' clock, so a test's `ManualClock` ages them): values set with a
-    ``ttl`` are forgotten after it, and a window one window length after its last hit, as in Redis — so a person
-    who never writes again leaves nothing behind.
+    Lifetimes run on ``clock``: values set with a ``ttl`` are forgotten after it, and a window one window length
+    after its last hit, as in Redis — so a person who never writes again leaves nothing behind. Built without a
+    clock, the store takes the safeguards' clock when they start using it (`use_clock`), so a test's `ManualClock`
+    ages keys and windows alike.
     """
 
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock: Clock = clock if clock is not None else SystemClock()
+        self._clock_chosen = clock is not None
         self._windows: dict[str, _Window] = {}
         self._values: dict[str, str] = {}
         self._value_lifetimes = _Lifetimes()
         self._window_lifetimes = _Lifetimes()
+
+    def use_clock(self, clock: Clock) -> None:
+        """Run lifetimes on the safeguards' ``clock``: pruning a window uses their time, so a value's lifetime must
+        too, or a `ManualClock` moved a day on would leave a day-long refusal in place.
+
+        Raises ValueError if the store was built with (or already took) another clock."""
+        if self._clock_chosen and clock != self._clock:
+            raise ValueError(
+                "this MemoryStore runs on another clock than the safeguards': build it with the safeguards' clock, "
+                "MemoryStore(clock), or without one (it then takes theirs)"
+            )
+        self._clock, self._clock_chosen = clock, True
 
     def held(self) -> int:
         """Keys held (values and windows): what the store costs a long-running process."""

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from linqbot import Context
-from linqbot.middleware import Flood, Health, LoopBreaker, ManualClock, MemoryStore
+from linqbot import Bot, Context
+from linqbot.middleware import Flood, Health, LoopBreaker, ManualClock, MemoryStore, Safeguards, SystemClock
 from linqbot.middleware.chats import CHAT_MAP_TTL, HEALTHY, UNANSWERED_FOR
 from linqbot.middleware.flood import HELD_GRACE
 from linqbot.middleware.redis_store import RedisSafeguardStore
@@ -114,6 +114,29 @@ async def test_the_chat_map_forgets_a_chat_a_month_after_its_last_use() -> None:
         await h.bot.send(ANN, "after a month of silence")
         assert await h.budget_used("new_chats") == 1, "a conversation silent for a month counts as a new one"
         assert [m.chat_id for m in sim.sent(ANN)].count(sim.sent(ANN)[0].chat_id) == 3, "Linq reuses its chat"
+
+
+async def test_a_memory_store_built_without_a_clock_ages_its_keys_on_the_safeguards_clock() -> None:
+    h = harness(store=MemoryStore(), non_responders=None, health=None)
+    async with simulate(h.bot) as sim:
+        await sim.user(ANN).send("hi")
+        await sim.idle()
+        await h.advance(sim, CHAT_MAP_TTL + 1)
+        await h.bot.send(ANN, "after a month of silence")
+        assert await h.budget_used("new_chats") == 1, "the chat map lapsed a month later on the safeguards' clock"
+
+
+def test_a_memory_store_on_another_clock_than_the_safeguards_is_refused() -> None:
+    with pytest.raises(ValueError, match="runs on another clock than the safeguards"):
+        harness(store=MemoryStore(ManualClock()))
+    clock = ManualClock()
+    shared = MemoryStore(clock)
+    harness(store=shared, clock=clock)
+    harness(store=shared, clock=clock)  # one store for several bots on one clock is fine
+    with pytest.raises(ValueError, match="runs on another clock"):
+        harness(store=shared)
+    wall = Bot(env_file=None, safeguards=Safeguards(store=MemoryStore(SystemClock())))
+    assert wall.safeguards.clock == SystemClock(), "wall time is one clock, however many SystemClock objects"
 
 
 async def test_on_redis_the_chat_map_key_lives_a_month_renewed_by_use_at_most_daily(
