@@ -11,20 +11,26 @@ from linqbot.middleware import DailyBudgetExhausted, NewChatBudgetExhausted, Pac
 from linqbot.middleware.store import SafeguardStore
 from linqbot.testing import simulate
 
-from .conftest import harness
+from .conftest import Harness, harness
 
 pytestmark = pytest.mark.usefixtures("linq_env")
 
 ANN, BOB = "+15550100002", "+15550100003"
 
 
-async def test_a_daily_budget_of_0_refuses_every_send_and_counts_nothing(store: SafeguardStore) -> None:
-    h = harness(pacing=Pacing(daily_budget=0), store=store, non_responders=None)
+def answering(pacing: Pacing, store: SafeguardStore) -> Harness:
+    """A bot on ``store`` that answers every message "ok", paced by ``pacing``."""
+    h = harness(pacing=pacing, store=store, non_responders=None)
 
     @h.bot.on_message()
     async def answer(ctx: Context) -> None:
         await ctx.reply("ok")
 
+    return h
+
+
+async def test_a_daily_budget_of_0_refuses_every_send_and_counts_nothing(store: SafeguardStore) -> None:
+    h = answering(Pacing(daily_budget=0), store)
     async with simulate(h.bot) as sim:
         with pytest.raises(DailyBudgetExhausted, match="budget of 0") as refused:
             await h.bot.send(BOB, "news")
@@ -39,12 +45,7 @@ async def test_a_daily_budget_of_0_refuses_every_send_and_counts_nothing(store: 
 
 
 async def test_a_new_chat_budget_of_0_refuses_new_conversations_but_not_replies(store: SafeguardStore) -> None:
-    h = harness(pacing=Pacing(new_chats_per_day=0), store=store, non_responders=None)
-
-    @h.bot.on_message()
-    async def answer(ctx: Context) -> None:
-        await ctx.reply("ok")
-
+    h = answering(Pacing(new_chats_per_day=0), store)
     async with simulate(h.bot) as sim:
         with pytest.raises(NewChatBudgetExhausted, match="opened 0 new conversations") as refused:
             await h.bot.send(BOB, "welcome")
