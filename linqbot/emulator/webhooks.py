@@ -21,11 +21,11 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-import aiohttp
 from yarl import URL
 
 from linqbot.emulator.clock import Clock, iso
 from linqbot.emulator.config import EmulatorConfig
+from linqbot.emulator.delivery import Poster
 from linqbot.emulator.errors import new_trace_id
 from linqbot.emulator.faults import Faults
 from linqbot.emulator.state import Subscription, new_id
@@ -71,10 +71,11 @@ def legacy_data(event_type: str, data: Json) -> Json:
     }
 
 
-def legacy_signature(secret: str, timestamp: str, body: str) -> str:
+def legacy_signature(secret: str, timestamp: str, body: bytes) -> str:
     """Lowercase hex HMAC-SHA256 of ``"{timestamp}.{body}"`` keyed with the full secret string (UTF-8)."""
     signer = _keyed(secret)[1].copy()
-    signer.update(f"{timestamp}.{body}".encode())
+    signer.update(f"{timestamp}.".encode())
+    signer.update(body)
     return signer.hexdigest()
 
 
@@ -89,14 +90,15 @@ def _keyed(secret: str) -> tuple[hmac.HMAC, hmac.HMAC]:
     return hmac.new(standard_key, digestmod=hashlib.sha256), hmac.new(secret.encode(), digestmod=hashlib.sha256)
 
 
-def standard_signature(secret: str, event_id: str, timestamp: str, body: str) -> str:
+def standard_signature(secret: str, event_id: str, timestamp: str, body: bytes) -> str:
     """The ``webhook-signature`` value: ``v1,`` + base64 HMAC-SHA256 of ``"{id}.{timestamp}.{body}"``."""
     signer = _keyed(secret)[0].copy()
-    signer.update(f"{event_id}.{timestamp}.{body}".encode())
+    signer.update(f"{event_id}.{timestamp}.".encode())
+    signer.update(body)
     return "v1," + base64.b64encode(signer.digest()).decode()
 
 
-def signed_headers(sub: Subscription, event_id: str, event_type: str, body: str) -> dict[str, str]:
+def signed_headers(sub: Subscription, event_id: str, event_type: str, body: bytes) -> dict[str, str]:
     """Both header sets Linq sends: Standard Webhooks and the deprecated ``X-Webhook-*`` ones."""
     now = str(int(time.time()))
     return {
@@ -117,7 +119,7 @@ class Job:
     sub: Subscription
     event_id: str
     event_type: str
-    body: str
+    body: bytes
     chat_id: str | None
 
 
@@ -170,7 +172,7 @@ class WebhookDispatcher:
         self._slots: dict[str, asyncio.Semaphore] = {}
         """Per subscription: bounds the first attempts in flight across its lanes."""
         self._tasks: set[asyncio.Task[None]] = set()
-        self._session: aiohttp.ClientSession | None = None
+        self._poster = Poster()
         self.in_flight = 0
         """Deliveries queued, being attempted or waiting to retry."""
         self._idle = asyncio.Event()
@@ -202,7 +204,7 @@ class WebhookDispatcher:
                 if event_type in CURRENT_ONLY_EVENTS:
                     continue
                 body = {**envelope, "webhook_version": LEGACY_VERSION, "data": legacy_data(event_type, data)}
-            self._enqueue(Job(sub, event_id, event_type, json.dumps(body), chat_id))
+            self._enqueue(Job(sub, event_id, event_type, json.dumps(body).encode(), chat_id))
         return event_id
 
     def _begin(self) -> None:
@@ -297,11 +299,9 @@ class WebhookDispatcher:
         status: int | None = None
         error: str | None = None
         try:
-            body = job.body.encode()  # bytes: aiohttp's str payload would re-detect its encoding on every attempt
-            async with self._client().post(_target(job.sub.target_url), data=body, headers=headers) as r:
-                status = r.status
-                await r.read()
-        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            async with asyncio.timeout(self.config.webhook_timeout):
+                status = await self._poster.post(_target(job.sub.target_url), job.body, headers)
+        except (TimeoutError, OSError, ValueError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         retry = status is None or status >= 500 or status == 429
         entry: Json = {
@@ -319,14 +319,6 @@ class WebhookDispatcher:
         self._on_attempt(entry)
         return retry
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.config.webhook_timeout),
-                cookie_jar=aiohttp.DummyCookieJar(),  # Linq sends no cookies back, whatever a receiver sets
-            )
-        return self._session
-
     async def reset(self) -> None:
         """Drop queued and in-flight deliveries (used by reset and shutdown)."""
         tasks = list(self._tasks)
@@ -343,5 +335,4 @@ class WebhookDispatcher:
 
     async def close(self) -> None:
         await self.reset()
-        if self._session is not None:
-            await self._session.close()
+        self._poster.close()
