@@ -51,6 +51,10 @@ class Connection(asyncio.Protocol):
         else:
             self._answer.set_exception(exc or ConnectionResetError("the receiver closed the connection mid-answer"))
 
+    @property
+    def open(self) -> bool:
+        return not self.lost and self.transport is not None and not self.transport.is_closing()
+
     def send(self, request: bytes) -> asyncio.Future[int]:
         """Write one request; the future resolves to the response status once its body has been read."""
         assert self.transport is not None
@@ -189,7 +193,7 @@ class Poster:
         idle = self._idle.get(origin)
         while idle:
             connection = idle.pop()
-            if not connection.lost:
+            if connection.open:
                 return connection
         return None
 
