@@ -243,16 +243,16 @@ class Bot(Router):
         """Leader election among every process sharing this bot's inbox (e.g. for scheduled jobs)."""
         return self.inbox.leadership(name)
 
-    async def ingest(self, event: Event, body: bytes | None = None) -> str:
-        """Accept a verified event (``body``: its raw bytes, stored for re-runs): returns "accepted",
-        "duplicate", "echo" or "ignored". Raises `InboxUnavailable` when the inbox store is unreachable."""
+    async def ingest(self, event: Event) -> str:
+        """Accept a verified event (its body is stored for re-runs): returns "accepted", "duplicate", "echo" or
+        "ignored". Raises `InboxUnavailable` when the inbox store is unreachable."""
         if isinstance(event, MessageEvent) and event.event_type == "message.received" and event.message.is_from_me:
             return "echo"
         known = isinstance(EVENT_TABLE.get(event.event_type), type)
         if not known and not self.dispatcher.handles(event.event_type):
             log.info("acknowledged %s event %s: no handler for this type", event.event_type, event.event_id)
             return "ignored"
-        return "accepted" if await self.inbox.accept(event, body) else "duplicate"
+        return "accepted" if await self.inbox.accept(event) else "duplicate"
 
     async def process(self, event: Event) -> Any:
         """Dispatch one event now (the inbox calls this; tests and benchmarks may too)."""

@@ -81,14 +81,14 @@ class Inbox:
             self._opened = False
             await self.store.close()
 
-    async def accept(self, event: Event, body: bytes | None = None) -> bool:
-        """Store ``event`` (``body``: the raw webhook bytes) and queue it; False for a redelivery.
+    async def accept(self, event: Event) -> bool:
+        """Store ``event`` (its webhook body, byte for byte) and queue it; False for a redelivery.
 
         Raises `InboxUnavailable` when the store cannot be reached; the webhook then answers 503.
         """
         if not self._opened:
             await self.start()
-        raw = body if body is not None else event.model_dump_json(by_alias=True).encode()
+        raw = event.body or event.model_dump_json(by_alias=True).encode()  # an event built in code has no body
         stored = StoredEvent(event.event_id, event.chat_id or f"event:{event.event_id}", raw)
         if not await self.store.add(stored):
             return False

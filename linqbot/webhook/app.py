@@ -89,7 +89,7 @@ class _Routes:
             log.warning("rejected signed webhook that is not a Linq event: %s", exc)
             return _error(400, "invalid_payload", str(exc))
         try:
-            status = await bot.ingest(event, body)
+            status = await bot.ingest(event)
         except InboxUnavailable as exc:
             log.warning("could not store event %s, Linq will redeliver it: %s", event.event_id, exc)
             return _error(503, "inbox_unavailable", "the bot cannot store events right now; retry later")
