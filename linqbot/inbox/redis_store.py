@@ -27,14 +27,14 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from linqbot.inbox.store import DEFAULT_RETENTION, Clock, InboxStore, InboxUnavailable, Leadership, StoredEvent
-from linqbot.redis_client import connect
+from linqbot.redis_client import connect, is_transient, masked_key
 
 log = logging.getLogger("linqbot.inbox")
 
@@ -140,12 +140,23 @@ async def _keep_cancel(call: Awaitable[T]) -> T:
     return result
 
 
-async def _guard(call: Awaitable[T]) -> T:
-    """Redis errors become `InboxUnavailable`, which the webhook answers with 503."""
+class InboxStoreRefused(InboxUnavailable):
+    """Redis refused an inbox command with an error a retry cannot fix (``WRONGTYPE`` on a key another tool wrote, a
+    script error, ``OOM``): still answered 503, so Linq keeps the event until someone fixes Redis, but said as such
+    rather than as an outage."""
+
+
+async def _guard(step: str, keys: Sequence[str], call: Awaitable[T]) -> T:
+    """Redis errors become `InboxUnavailable`, which the webhook answers with 503; a refusal, `InboxStoreRefused`."""
     try:
         return await _keep_cancel(call)
     except (RedisError, OSError) as exc:
-        raise InboxUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
+        if is_transient(exc):
+            raise InboxUnavailable(f"redis unreachable: {type(exc).__name__}: {exc}") from exc
+        target = f" on {', '.join(masked_key(key) for key in keys)}" if keys else ""
+        message = f"the inbox's Redis refused {step}{target}: {exc}"
+        log.error("%s (%s: a retry cannot fix this)", message, type(exc).__name__)
+        raise InboxStoreRefused(message) from exc
 
 
 class _Heartbeat:
@@ -200,7 +211,10 @@ class _Heartbeat:
             try:
                 await self.renew_now()
             except (RedisError, OSError) as exc:
-                log.warning("inbox: lease heartbeat failed (%s); retrying", type(exc).__name__)
+                if is_transient(exc):
+                    log.warning("inbox: lease heartbeat failed (%s); retrying", type(exc).__name__)
+                else:
+                    log.error("inbox: Redis refused the lease heartbeat (%s: %s); retrying", type(exc).__name__, exc)
 
 
 class RedisLeadership(Leadership):
@@ -208,7 +222,9 @@ class RedisLeadership(Leadership):
 
     ``is_leader`` also checks the lease against this process's monotonic clock: a process that stalled past the
     lease (measured from when its last renewal was *sent*, so never later than Redis lets it lapse) stops claiming
-    leadership at once, before its next campaign tells it whether another process took over meanwhile.
+    leadership at once, before its next campaign tells it whether another process took over meanwhile. The same clock
+    lets a leader ride out a Redis restart or failover that spans a renewal: nobody else can lead before its lease
+    ends, so it keeps leading and retries the renewal until then.
     """
 
     def __init__(
@@ -225,6 +241,9 @@ class RedisLeadership(Leadership):
         self._resign = client.register_script(_RESIGN)
         self._leader = False
         self._lease_ends = 0.0
+        self._next_campaign = self._interval
+        """Seconds until the next campaign: the renewal interval, or sooner while a failed renewal is retried."""
+        self._retry = _CONFIRM_RETRY
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -240,7 +259,10 @@ class RedisLeadership(Leadership):
         while self.is_leader:
             try:
                 holder = await self._client.get(self.key)
-            except (RedisError, OSError):
+            except (RedisError, OSError) as exc:
+                if not is_transient(exc):
+                    log.error("leadership %s: Redis refused GET (%s: %s)", self.key, type(exc).__name__, exc)
+                    return False
                 await asyncio.sleep(min(pause, max(self._lease_ends - self._clock(), 0.0)))
                 pause = min(pause * 2, self._interval)
                 continue
@@ -248,21 +270,49 @@ class RedisLeadership(Leadership):
         return False
 
     async def campaign(self) -> bool:
-        """Take or renew the lease once; True while this process leads."""
+        """Take or renew the lease once; True while this process leads.
+
+        Redis unreachable during a renewal: the lease still holds by this process's clock, so it keeps leading and
+        the next campaign comes sooner (doubling from 50 ms, never later than the lease's end); once the lease may
+        have lapsed — or Redis refuses the command outright — it steps down.
+        """
         was_leader, sent = self.is_leader, self._clock()
+        self._next_campaign = self._interval
         try:
             won = bool(await _keep_cancel(self._claim(keys=[self.key], args=[self.owner, self._ttl_ms])))
         except (RedisError, OSError) as exc:
-            log.warning("leadership %s: redis unreachable (%s); stepping down", self.key, type(exc).__name__)
-            won = False
-        if won:
-            self._lease_ends = sent + self._ttl
+            won = self._ride_out(exc, was_leader)
+        else:
+            if won:
+                self._lease_ends = sent + self._ttl
+            self._retry = _CONFIRM_RETRY
         self._leader = won
         if self.is_leader != was_leader:
             self._changed.set()
             self._changed = asyncio.Event()
             log.info("leadership %s: %s", self.key, "acquired" if won else "lost")
         return won
+
+    def _ride_out(self, error: BaseException, was_leader: bool) -> bool:
+        """Whether this process still leads after a failed renewal (and when to try again)."""
+        left = self._lease_ends - self._clock()
+        if was_leader and left > 0 and is_transient(error):
+            log.warning(
+                "leadership %s: redis unreachable (%s); still leading for %.1f s while the renewal is retried",
+                self.key,
+                type(error).__name__,
+                left,
+            )
+            self._next_campaign = min(self._retry, self._interval, left)
+            self._retry = min(self._retry * 2, self._interval)
+            return True
+        if is_transient(error):
+            log.warning("leadership %s: redis unreachable (%s); not leading", self.key, type(error).__name__)
+        else:
+            log.error(
+                "leadership %s: Redis refused the lease (%s: %s); not leading", self.key, type(error).__name__, error
+            )
+        return False
 
     async def wait_until_leader(self) -> None:
         while not self.is_leader:
@@ -275,7 +325,7 @@ class RedisLeadership(Leadership):
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self._interval)
+            await asyncio.sleep(self._next_campaign)
             await self.campaign()
 
     async def stop(self) -> None:
@@ -351,7 +401,7 @@ class RedisStore(InboxStore):
         return len(self._heartbeat.keys)
 
     async def open(self) -> None:
-        await _guard(self.client.ping())
+        await _guard("PING", [], self.client.ping())
         self._heartbeat.start()
 
     async def close(self) -> None:
@@ -366,11 +416,13 @@ class RedisStore(InboxStore):
             self._key("seq"),
         ]
         args: list[Any] = [event.event_id, event.body, self._retention_ms, event.lane]
-        return bool(await _guard(self._add(keys=keys, args=args)))
+        return bool(await _guard("the add script", keys, self._add(keys=keys, args=args)))
 
     async def claim(self, lane: str) -> bool:
         lock = self._lock(lane)
-        won = bool(await _guard(self._claim(keys=[lock], args=[self.owner, self._lock_ttl_ms])))
+        won = bool(
+            await _guard("the claim script", [lock], self._claim(keys=[lock], args=[self.owner, self._lock_ttl_ms]))
+        )
         if won:
             self._heartbeat.keys.add(lock)
         return won
@@ -379,7 +431,8 @@ class RedisStore(InboxStore):
         """The lane's oldest unfinished event, or None also when another process took the lane over."""
         lock = self._lock(lane)
         keys = [lock, self._key("lane:", lane)]
-        found = await _guard(self._head(keys=keys, args=[self.owner, self._lock_ttl_ms, self._key("ev:")]))
+        head = self._head(keys=keys, args=[self.owner, self._lock_ttl_ms, self._key("ev:")])
+        found = await _guard("the head script", keys, head)
         if not self._fenced(lock, bool(found[0])) or len(found) == 1:
             return None
         _, event_id, body = found
@@ -390,18 +443,20 @@ class RedisStore(InboxStore):
         lock = self._lock(event.lane)
         keys = [lock, self._key("ev:", event.event_id), self._key("lane:", event.lane), self._key("lanes")]
         args: list[Any] = [self.owner, self._lock_ttl_ms, event.event_id, event.lane, self._retention_ms]
-        self._fenced(lock, bool(await _guard(self._finish(keys=keys, args=args))))
+        self._fenced(lock, bool(await _guard("the finish script", keys, self._finish(keys=keys, args=args))))
 
     async def release(self, lane: str) -> bool:
         lock = self._lock(lane)
         keys = [lock, self._key("lane:", lane)]
-        released = bool(await _guard(self._release(keys=keys, args=[self.owner, self._lock_ttl_ms])))
+        release = self._release(keys=keys, args=[self.owner, self._lock_ttl_ms])
+        released = bool(await _guard("the release script", keys, release))
         if released:
             self._heartbeat.keys.discard(lock)
         return released
 
     async def lanes(self) -> list[str]:
-        names = await _guard(self.client.zrange(self._key("lanes"), 0, -1))
+        lanes = self._key("lanes")
+        names = await _guard("ZRANGE", [lanes], self.client.zrange(lanes, 0, -1))
         return [name.decode() if isinstance(name, bytes) else str(name) for name in names]
 
     def leadership(self, name: str) -> Leadership:

@@ -10,10 +10,13 @@ then share one 30-per-60 s window per (line, recipient) instead of granting 30 e
 * Values (opt-outs, health, pauses) are plain strings that never expire unless set with a ``ttl``, as in
   `MemoryStore`; ``get_many`` reads several in one MGET, ``delete`` drops values and windows in one DEL.
 
-Redis unreachable: a call retries with backoff for up to ``patience`` seconds (default 30: a Redis restart or
-failover takes a few), so a reply made during a restart waits and then goes out instead of being lost. Past that,
-it raises `SafeguardStoreUnavailable`, a `SafeguardHold`: a send fails closed — nothing goes out unpaced — and the
-handler (or scheduled job) sees an error that says why.
+Redis unreachable (or restarting, or failing over: ``READONLY`` from a demoted primary): a call retries with
+backoff for up to ``patience`` seconds (default 30: a Redis restart or failover takes a few), so a reply made during
+a restart waits and then goes out instead of being lost. Past that, it raises `SafeguardStoreUnavailable`, a
+`SafeguardHold`: a send fails closed — nothing goes out unpaced — and the handler (or scheduled job) sees an error
+that says why. Redis refusing the command itself (``WRONGTYPE`` on a key another tool wrote, a script error, ``OOM``)
+is no outage a retry rides out: it raises `SafeguardStoreRefused` at once, naming the command, the key and Redis'
+message.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from linqbot.middleware.errors import SafeguardHold
 from linqbot.middleware.store import SafeguardStoreUnavailable
-from linqbot.redis_client import connect
+from linqbot.redis_client import connect, is_transient, masked_key
 
 T = TypeVar("T")
 
@@ -79,6 +83,12 @@ DEFAULT_PATIENCE = 30.0
 FIRST_BACKOFF, MAX_BACKOFF = 0.05, 2.0
 
 
+class SafeguardStoreRefused(SafeguardHold):
+    """Redis answered a safeguard's command with an error a retry cannot fix (a key of the wrong type, a script
+    error, out of memory): the send is held at once — nothing was sent — instead of after ``patience`` seconds of
+    retries and an error blaming the network."""
+
+
 class RedisSafeguardStore:
     """A `SafeguardStore` shared by every process pointing at the same Redis and ``prefix``."""
 
@@ -94,8 +104,8 @@ class RedisSafeguardStore:
         self._hit = self.client.register_script(_HIT)
         self._incr = self.client.register_script(_INCR)
 
-    async def _guard(self, call: Callable[[], Awaitable[T]]) -> T:
-        """Run ``call``, retrying while Redis is unreachable for up to ``patience`` seconds.
+    async def _guard(self, command: str, key: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Run ``call`` (``command`` on ``key``), retrying while Redis is unreachable for up to ``patience`` seconds.
 
         A retried call reuses its arguments, so a window hit that landed before the connection dropped is the same
         sorted-set member on the retry and is not counted twice (``acquire`` then answers None: already counted).
@@ -106,6 +116,10 @@ class RedisSafeguardStore:
             try:
                 return await call()
             except (RedisError, OSError) as exc:
+                if not is_transient(exc):
+                    message = f"the safeguards' Redis refused {command} on {masked_key(key)}: {exc}; nothing was sent"
+                    log.error("%s (%s: a retry cannot fix this)", message, type(exc).__name__)
+                    raise SafeguardStoreRefused(message) from exc
                 if time.monotonic() + backoff > deadline:
                     raise SafeguardStoreUnavailable(
                         f"the safeguards' Redis is unreachable ({type(exc).__name__}: {exc}); nothing was sent"
@@ -124,41 +138,48 @@ class RedisSafeguardStore:
         await self.client.aclose()
 
     async def acquire(self, key: str, member: str, limit: int, window: float, now: float) -> float | None:
+        name = self._window(key)
         args: list[Any] = [limit, repr(window), repr(now), member]
-        answer = await self._guard(lambda: self._acquire(keys=[self._window(key)], args=args))
+        answer = await self._guard("the acquire script", name, lambda: self._acquire(keys=[name], args=args))
         return None if answer == _COUNTED else float(answer)
 
     async def release(self, key: str, member: str) -> None:
-        await self._guard(lambda: self.client.zrem(self._window(key), member))
+        name = self._window(key)
+        await self._guard("ZREM", name, lambda: self.client.zrem(name, member))
 
     async def hit(self, key: str, member: str, window: float, now: float) -> int:
+        name = self._window(key)
         args: list[Any] = [repr(window), repr(now), member]
-        return int(await self._guard(lambda: self._hit(keys=[self._window(key)], args=args)))
+        return int(await self._guard("the hit script", name, lambda: self._hit(keys=[name], args=args)))
 
     async def count(self, key: str, window: float, now: float) -> int:
-        return int(await self._guard(lambda: self.client.zcount(self._window(key), f"({now - window!r}", "+inf")))
+        name = self._window(key)
+        return int(await self._guard("ZCOUNT", name, lambda: self.client.zcount(name, f"({now - window!r}", "+inf")))
 
     async def get(self, key: str) -> str | None:
-        value = await self._guard(lambda: self.client.get(self._value(key)))
+        name = self._value(key)
+        value = await self._guard("GET", name, lambda: self.client.get(name))
         return None if value is None else str(value)
 
     async def get_many(self, keys: Sequence[str]) -> list[str | None]:
         if not keys:
             return []
-        values = await self._guard(lambda: self.client.mget([self._value(key) for key in keys]))
+        names = [self._value(key) for key in keys]
+        values = await self._guard("MGET", " ".join(names), lambda: self.client.mget(names))
         return [None if value is None else str(value) for value in values]
 
     async def set(self, key: str, value: str, ttl: float | None = None) -> None:
-        await self._guard(lambda: self.client.set(self._value(key), value, px=_milliseconds(ttl)))
+        name = self._value(key)
+        await self._guard("SET", name, lambda: self.client.set(name, value, px=_milliseconds(ttl)))
 
     async def delete(self, *keys: str) -> None:
         names = [name for key in keys for name in (self._value(key), self._window(key))]
-        await self._guard(lambda: self.client.delete(*names))
+        await self._guard("DEL", " ".join(names), lambda: self.client.delete(*names))
 
     async def incr(self, key: str, ttl: float | None = None) -> int:
-        expiry = _milliseconds(ttl)
+        name, expiry = self._value(key), _milliseconds(ttl)
         args = ["" if expiry is None else expiry]
-        return int(await self._guard(lambda: self._incr(keys=[self._value(key)], args=args)))
+        return int(await self._guard("the incr script", name, lambda: self._incr(keys=[name], args=args)))
 
 
 def _milliseconds(ttl: float | None) -> int | None:
