@@ -21,11 +21,11 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import aiohttp
 from yarl import URL
 
 from linqbot.emulator.clock import Clock, iso
 from linqbot.emulator.config import EmulatorConfig
-from linqbot.emulator.delivery import Poster
 from linqbot.emulator.errors import new_trace_id
 from linqbot.emulator.faults import Faults
 from linqbot.emulator.state import Subscription, new_id
@@ -172,7 +172,7 @@ class WebhookDispatcher:
         self._slots: dict[str, asyncio.Semaphore] = {}
         """Per subscription: bounds the first attempts in flight across its lanes."""
         self._tasks: set[asyncio.Task[None]] = set()
-        self._poster = Poster()
+        self._session: aiohttp.ClientSession | None = None
         self.in_flight = 0
         """Deliveries queued, being attempted or waiting to retry."""
         self._idle = asyncio.Event()
@@ -299,9 +299,10 @@ class WebhookDispatcher:
         status: int | None = None
         error: str | None = None
         try:
-            async with asyncio.timeout(self.config.webhook_timeout):
-                status = await self._poster.post(_target(job.sub.target_url), job.body, headers)
-        except (TimeoutError, OSError, ValueError) as exc:
+            async with self._client().post(_target(job.sub.target_url), data=job.body, headers=headers) as r:
+                status = r.status
+                await r.read()
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         retry = status is None or status >= 500 or status == 429
         entry: Json = {
@@ -319,6 +320,14 @@ class WebhookDispatcher:
         self._on_attempt(entry)
         return retry
 
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.config.webhook_timeout),
+                cookie_jar=aiohttp.DummyCookieJar(),  # Linq sends no cookies back, whatever a receiver sets
+            )
+        return self._session
+
     async def reset(self) -> None:
         """Drop queued and in-flight deliveries (used by reset and shutdown)."""
         tasks = list(self._tasks)
@@ -335,4 +344,5 @@ class WebhookDispatcher:
 
     async def close(self) -> None:
         await self.reset()
-        self._poster.close()
+        if self._session is not None:
+            await self._session.close()
