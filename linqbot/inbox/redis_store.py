@@ -47,12 +47,20 @@ _CONFIRM_RETRY = 0.05
 
 _ADD = """
 if not redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3]) then return 0 end
-redis.call('RPUSH', KEYS[2], ARGV[1])
-if not redis.call('ZSCORE', KEYS[3], ARGV[4]) then
-    redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[4]), ARGV[4])
+local queued, err = pcall(function()
+    redis.call('RPUSH', KEYS[2], ARGV[1])
+    if not redis.call('ZSCORE', KEYS[3], ARGV[4]) then
+        redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[4]), ARGV[4])
+    end
+end)
+if not queued then
+    redis.call('DEL', KEYS[1])
+    return redis.error_reply(type(err) == 'table' and err.err or tostring(err))
 end
 return 1
 """
+"""A script's writes before an error stay: should queueing fail (a key of the wrong type), the dedup record goes
+again, or Linq's redelivery of the refused event would be taken for a duplicate and the event lost."""
 
 _HOLD = """
 local holder = redis.call('GET', KEYS[1])

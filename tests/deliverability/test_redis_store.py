@@ -8,6 +8,7 @@ import asyncio
 import math
 
 import pytest
+import redis
 
 from linqbot import Bot
 from linqbot.middleware import (
@@ -19,11 +20,12 @@ from linqbot.middleware import (
     Safeguards,
     SafeguardStoreUnavailable,
 )
-from linqbot.middleware.redis_store import RedisSafeguardStore
+from linqbot.middleware.redis_store import RedisSafeguardStore, SafeguardStoreRefused
 from linqbot.middleware.store import SafeguardStore
 from linqbot.outbound import RetryPolicy
+from linqbot.redact import mask_handle
 from linqbot.testing import simulate
-from tests.durability.conftest import RedisServer
+from tests.durability.conftest import RedisServer, free_port, poll_until
 
 pytestmark = pytest.mark.usefixtures("linq_env")
 
@@ -194,3 +196,40 @@ async def test_redis_down_past_its_patience_holds_sends_with_a_typed_error_and_n
         redis_server.start()
         await bot.send(ANN, "after")
         assert [m.text for m in sim.sent(ANN)] == ["before", "after"]
+
+
+async def test_a_window_of_the_wrong_type_refuses_the_send_at_once_naming_key_and_redis_message(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = pacing_bot(redis_server.url, ManualClock())  # 30 s of patience for an unreachable Redis
+    async with simulate(bot) as sim:
+        await bot.send(ANN, "before")
+        with redis.Redis.from_url(redis_server.url) as other_tool:
+            [window] = other_tool.keys("*w:pair:*")  # the pair's sliding window, a sorted set
+            other_tool.delete(window)
+            other_tool.hset(window, "written", "by another tool")
+        with pytest.raises(SafeguardStoreRefused) as refused:
+            await asyncio.wait_for(bot.send(ANN, "during"), 10)  # answered, not retried for 30 s
+        message = str(refused.value)
+        assert "refused the acquire script on " in message and "WRONGTYPE" in message and "nothing was sent" in message
+        assert f"pair:{mask_handle(sim.emulator.line)}:{mask_handle(ANN)}" in message, "the key, its handles masked"
+        assert "unreachable" not in message
+        assert ANN not in message and ANN not in caplog.text
+        assert isinstance(refused.value, SafeguardHold), "fails closed like every hold"
+        assert [m.text for m in sim.sent(ANN)] == ["before"]
+
+
+async def test_a_send_during_a_failover_waits_for_a_writable_primary_and_goes_out(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = pacing_bot(redis_server.url, ManualClock())
+    async with simulate(bot) as sim:
+        await bot.send(ANN, "before")
+        with redis.Redis.from_url(redis_server.url) as admin:
+            admin.replicaof("127.0.0.1", free_port())  # demoted to a replica: writes answer READONLY
+            during = asyncio.ensure_future(bot.send(ANN, "during"))
+            await poll_until(lambda: "ReadOnlyError" in caplog.text, 10, "a write meets READONLY")
+            assert not during.done() and [m.text for m in sim.sent(ANN)] == ["before"]
+            admin.replicaof("NO", "ONE")  # promoted again, as a failover's new primary
+        await asyncio.wait_for(during, 20)
+        assert [m.text for m in sim.sent(ANN)] == ["before", "during"]

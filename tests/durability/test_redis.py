@@ -6,11 +6,12 @@ import asyncio
 import time
 
 import pytest
+import redis
 
 from linqbot import Bot, Context, Safeguards
 from linqbot.emulator import Emulator
-from linqbot.inbox import StoredEvent, store_from_url
-from linqbot.inbox.redis_store import RedisLeadership, RedisStore
+from linqbot.inbox import InboxUnavailable, StoredEvent, store_from_url
+from linqbot.inbox.redis_store import InboxStoreRefused, RedisLeadership, RedisStore
 from tests.durability.conftest import RedisServer, outbound_count, poll_until, serve_bot
 
 
@@ -62,6 +63,29 @@ async def test_a_heartbeat_keeps_a_slow_handlers_lane_and_a_dead_process_frees_i
         assert head is not None and head.event_id == "e1", "the dead process's event is still there"
     finally:
         await b.close()
+
+
+async def test_a_lane_key_of_the_wrong_type_is_refused_at_once_and_the_event_is_kept_for_redelivery(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = RedisStore(redis_server.url, prefix="t:{x}:")
+    await store.open()
+    chat = "+15550100002"
+    event = StoredEvent("e1", chat, b'{"n": 1}')
+    try:
+        with redis.Redis.from_url(redis_server.url) as other_tool:
+            other_tool.hset(f"t:{{x}}:lane:{chat}", "written", "by another tool")  # the lane is a list
+            with pytest.raises(InboxStoreRefused) as refused:
+                await store.add(event)
+            message = str(refused.value)
+            assert "refused the add script on " in message and "WRONGTYPE" in message
+            assert "t:{x}:lane:+1***02" in message and chat not in message and chat not in caplog.text
+            assert isinstance(refused.value, InboxUnavailable), "the webhook answers 503: Linq redelivers it"
+            other_tool.delete(f"t:{{x}}:lane:{chat}")  # someone fixes Redis; Linq's redelivery arrives
+        assert await store.add(event), "the refused event was not taken for a duplicate"
+        assert await store.claim(chat) and await store.head(chat) == event
+    finally:
+        await store.close()
 
 
 async def poll_until_async(check: object, timeout: float, what: str) -> None:
