@@ -108,7 +108,7 @@ class Event(BaseModel):
             data = self.model_extra.pop("data", None) if self.model_extra else None
             if data is None and self.payload_field is not None:
                 payload: BaseModel = getattr(self, self.payload_field)
-                data = payload.model_dump(by_alias=True, exclude_unset=True)
+                data = payload.model_dump(mode="json", by_alias=True, exclude_unset=True)
         return data if isinstance(data, dict) else {}
 
     @property

@@ -12,6 +12,7 @@ import functools
 import gc
 import json
 import logging
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from aiohttp import hdrs, web
@@ -107,14 +108,20 @@ _INTERPRETER_GC_THRESHOLDS = (700, 10, 10)
 _YOUNG_GC_THRESHOLD = 2000
 
 
-async def _young_gc_threshold_of_313(_: web.Application) -> None:
-    """On 3.11/3.12, raise the youngest generation's threshold to 3.13's 2000, unless someone set their own.
+async def _young_gc_threshold_of_313(_: web.Application) -> AsyncIterator[None]:
+    """While serving on 3.11/3.12, raise the youngest generation's threshold to 3.13's 2000, unless someone set their
+    own; the interpreter's default comes back when the app stops.
 
     A burst of webhooks keeps every parsed event alive until its handlers ran; at 700 that set off a young collection
     every few requests, 3.6 % of an ingest's instructions with the memory inbox (none left at 2000).
     """
-    if gc.get_threshold() == _INTERPRETER_GC_THRESHOLDS:
-        gc.set_threshold(_YOUNG_GC_THRESHOLD, *_INTERPRETER_GC_THRESHOLDS[1:])
+    raised = (_YOUNG_GC_THRESHOLD, *_INTERPRETER_GC_THRESHOLDS[1:])
+    ours = gc.get_threshold() == _INTERPRETER_GC_THRESHOLDS
+    if ours:
+        gc.set_threshold(*raised)
+    yield
+    if ours and gc.get_threshold() == raised:
+        gc.set_threshold(*_INTERPRETER_GC_THRESHOLDS)
 
 
 def build_app(bot: Bot, path: str = "/webhook") -> web.Application:
@@ -124,5 +131,5 @@ def build_app(bot: Bot, path: str = "/webhook") -> web.Application:
     routes = _Routes(bot)
     app.router.add_post(path, routes.receive_webhook)
     app.router.add_get("/healthz", routes.healthz)
-    app.on_startup.append(_young_gc_threshold_of_313)
+    app.cleanup_ctx.append(_young_gc_threshold_of_313)
     return app

@@ -23,8 +23,10 @@ def saved_thresholds() -> Iterator[None]:
 @pytest.mark.usefixtures("saved_thresholds")
 async def test_serving_gives_the_youngest_generation_the_threshold_of_python_3_13(aiohttp_client: Any) -> None:
     gc.set_threshold(700, 10, 10)  # what 3.11 and 3.12 start with
-    await aiohttp_client(Bot(env_file=None).app)
+    client = await aiohttp_client(Bot(env_file=None).app)
     assert gc.get_threshold() == (2000, 10, 10)
+    await client.close()
+    assert gc.get_threshold() == (700, 10, 10)  # the interpreter's default again once the app stopped
 
 
 @pytest.mark.usefixtures("saved_thresholds")
