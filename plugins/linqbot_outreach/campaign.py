@@ -50,9 +50,8 @@ SKIP: tuple[type[Exception], ...] = (
 )
 """Refusals about this one person: record the reason and go on to the next."""
 
-STOP: tuple[type[Exception], ...] = (BudgetExhausted, LineHold, LineIneligible, Unauthorized, LeadershipLost)
-"""Refusals about the line, account or process (a scheduled run whose process lost the scheduler leadership): every
-further send would fail too, so the run stops (resumable later)."""
+STOP: tuple[type[Exception], ...] = (BudgetExhausted, LineHold, LineIneligible, Unauthorized)
+"""Refusals about the line or account: every further send would fail too, so the run stops (resumable later)."""
 
 
 class CampaignInvalid(ValueError):
@@ -306,6 +305,10 @@ class Campaign:
         except STOP as error:
             self.store.mark(self.id, handle, "pending", self.clock.now(), describe(error))
             raise _Stop(describe(error)) from error
+        except LeadershipLost as error:  # run from a scheduled job whose process no longer leads
+            self.store.mark(self.id, handle, "pending", self.clock.now(), describe(error))
+            log.warning("campaign %s stopped: this process lost the scheduler leadership", self.id)
+            raise LeadershipLost(f"campaign {self.id} stopped; the leader resumes it", resumable=True) from error
         except SKIP as error:
             outcome, reason = "skipped", describe(error)
         except (LinqAPIError, SafeguardHold) as error:

@@ -237,7 +237,7 @@ class _FencedExecutor(AsyncIOExecutor):  # type: ignore[misc]
         else:
             run = functools.partial(run_job, job, job._jobstore_alias, run_times, self._logger.name)
             events = await asyncio.get_running_loop().run_in_executor(None, run)
-        if execution.refused and execution.calls == 0:
+        if execution.refused and (execution.calls == 0 or _resumable(events)):
             return self._owner.hand_back(job, run_times)
         if execution.refused:  # what it did is done; running it again would do that twice
             log.warning(
@@ -911,6 +911,12 @@ class BotScheduler:
         )
         if self.run_log is not None:
             self.run_log.record(JobRun(job_id, overrun.first, datetime.now(UTC), "missed", detail))
+
+
+def _resumable(events: list[JobExecutionEvent]) -> bool:
+    """The run ended on a `LeadershipLost` the job marked resumable: running it again does only what is left."""
+    errors = (getattr(event, "exception", None) for event in events)
+    return any(isinstance(error, builtin.LeadershipLost) and error.resumable for error in errors)
 
 
 def _due_again(scheduler: AsyncIOScheduler, job: Job, at: datetime) -> None:

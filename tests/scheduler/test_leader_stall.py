@@ -18,7 +18,7 @@ import pytest
 import redis
 from aiohttp import web
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES  # type: ignore[import-untyped]
-from linqbot_outreach import Campaign
+from linqbot_outreach import Campaign, CampaignStatus
 from linqbot_scheduler import scheduler_of
 from linqbot_scheduler.jobs import executing_scheduler
 
@@ -322,32 +322,54 @@ async def test_a_run_that_only_showed_typing_before_it_was_fenced_is_handed_back
 
 
 async def campaign_losing_the_lease(bot_name: str, redis_url: str) -> str:
-    """A plain job running an outreach campaign to three people; the lease goes to another process after the first
-    send. Returns why the campaign stopped and each person's state."""
+    """A plain job running an outreach campaign to three people; right after the first person's send, the lease goes
+    to another process. Returns why the campaign stopped and each person's state."""
     bot = executing_scheduler(bot_name).bot
     campaign = Campaign(bot, id="fenced", recipients=people(3), template="Hi {first_name}", clock=FastClock())
-    report = await campaign.run(on_progress=lambda status: take_the_lease(bot, redis_url))
+
+    def after_each_send(status: CampaignStatus) -> None:
+        if status.sent == 1:
+            take_the_lease(bot, redis_url)
+
+    report = await campaign.run(on_progress=after_each_send)
     return f"{report.stopped}: {','.join(state.status for state in campaign.store.recipients('fenced'))}"
 
 
-async def test_a_campaign_run_by_a_fenced_job_stops_with_its_recipients_still_pending(
+async def test_a_campaign_cut_short_by_a_lost_lease_is_finished_by_the_next_leader(
     redis_server: RedisServer, emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The refused send is about this process, not the person: the campaign stops (as on a used-up line budget) and
-    the people not reached stay pending for a later run, instead of each being marked failed."""
+    """The refused send is about this process, not the person: the campaign stops with the people not reached still
+    pending and the run is handed back (running a campaign again sends only to whoever is left), so the next leader
+    sends to each of the others once."""
     monkeypatch.setenv("LINQBOT_OUTREACH_DB", str(tmp_path / "outreach.sqlite3"))
-    bot = scaled_out_bot(redis_server.url, emulator, lease=60.0)
+    stalled = scaled_out_bot(redis_server.url, emulator, lease=60.0)
+    successor = scaled_out_bot(redis_server.url, emulator, lease=60.0)
     try:
-        await bot.startup()
-        scheduler = scheduler_of(bot)
-        await poll_until(lambda: scheduler.leading, 10, "the bot leads")
-        args = (bot.name, redis_server.url)
-        job = await scheduler.schedule(campaign_losing_the_lease, at=timedelta(hours=1), args=args)
+        await stalled.startup()
+        scheduler = scheduler_of(stalled)
+        await poll_until(lambda: scheduler.leading, 10, "the first bot leads")
+        job = await scheduler.schedule(
+            campaign_losing_the_lease, at=timedelta(hours=1), args=(stalled.name, redis_server.url)
+        )
         outcome = scheduler.wait_for_run(job.id)
         scheduler.run_now(job.id)
-        run = await outcome
-        assert (run.outcome, run.detail) == ("ok", "LeadershipLost: sent,pending,pending")
+        assert (await outcome).outcome == "handed_back"  # not "ok": the campaign is not done
+        assert scheduler.job_runs(job.id) == []  # the leader's run is the one recorded
+        await stalled.shutdown()
         await emulator.settle()
         assert len(emulator.messages(direction="outbound")) == 1
+
+        client = redis.Redis.from_url(redis_server.url)
+        client.delete(successor.leadership("scheduler").key)  # the process that took the lease is gone
+        client.close()
+        resumed = scheduler_of(successor).wait_for_run(job.id)
+        await successor.startup()
+        run = await resumed
+        assert (run.outcome, run.detail) == ("ok", "None: sent,sent,sent")
+        await emulator.settle()
+        texts = Counter(str(m["parts"][0]["value"]) for m in emulator.messages(direction="outbound"))
+        assert sorted(texts.values()) == [1, 1, 1]  # each person once: the first by the stalled leader
+        assert scheduler_of(successor).jobs() == []
     finally:
-        await bot.shutdown()
+        await stalled.shutdown()
+        await successor.shutdown()
