@@ -295,11 +295,12 @@ class RedisLeadership(Leadership):
                 self._lease_ends = sent + self._ttl
             self._retry = _CONFIRM_RETRY
         self._leader = won
-        if self.is_leader != was_leader:
+        leading = self.is_leader  # a lease ridden out to its last moment may have ended meanwhile
+        if leading != was_leader:
             self._changed.set()
             self._changed = asyncio.Event()
-            log.info("leadership %s: %s", self.key, "acquired" if won else "lost")
-        return won
+            log.info("leadership %s: %s", self.key, "acquired" if leading else "lost")
+        return leading
 
     def _ride_out(self, error: BaseException, was_leader: bool) -> bool:
         """Whether this process still leads after a failed renewal (and when to try again)."""

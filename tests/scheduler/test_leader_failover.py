@@ -93,10 +93,10 @@ async def test_a_leader_whose_redis_stays_away_steps_down_when_its_lease_may_hav
         while leadership.is_leader:
             assert time.monotonic() < lease_ends, "never leading past the lease"
             await asyncio.sleep(0.01)
-        stepped_down = asyncio.get_running_loop().create_task(leadership.wait_until_leader())
+        regained = asyncio.get_running_loop().create_task(leadership.wait_until_leader())
         assert not await leadership.campaign() and not leadership.is_leader, "Redis still away: no leadership"
         await asyncio.to_thread(redis_server.start)
-        await asyncio.wait_for(stepped_down, 10)  # Redis back: the lease, lapsed, is taken again
+        await asyncio.wait_for(regained, 10)  # Redis back: the lease, lapsed, is taken again
         assert leadership.is_leader
     finally:
         await leadership.stop()
