@@ -40,3 +40,18 @@ class ChatHealthHold(SafeguardHold):
 
 class LineHold(SafeguardHold):
     """The line's reputation (CRITICAL) does not allow this send now."""
+
+
+class LeadershipLost(SafeguardHold):
+    """This process no longer leads the scheduler (it stalled past its lease, or Redis says another process leads):
+    a scheduled job's Linq call is refused here, and a run that made no Linq call yet is handed to the leader.
+
+    A `SafeguardHold`, because nothing went out: pacing gives back the budgets and pair slot the refused send took.
+
+    A job raises one with ``resumable=True`` when running it again does only what is left (an outreach campaign:
+    each person's send is keyed and recorded), so the run is handed to the leader even after some calls went out.
+    """
+
+    def __init__(self, message: str, *, resumable: bool = False) -> None:
+        super().__init__(message)
+        self.resumable = resumable

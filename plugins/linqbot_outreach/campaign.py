@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from linqbot_scheduler.jobs import LeadershipLost
-
 from linqbot.middleware import (
     BudgetExhausted,
     ChatHealthHold,
@@ -26,6 +24,7 @@ from linqbot.middleware import (
     SafeguardHold,
     SystemClock,
 )
+from linqbot.middleware.errors import LeadershipLost
 from linqbot.outbound import InvalidRequest, LineIneligible, LinqAPIError, OptedOut, RecipientBlocked, Unauthorized
 from linqbot.outbound.errors import RecipientNotAllowed
 from linqbot.redact import mask_handle

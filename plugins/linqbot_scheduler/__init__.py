@@ -18,10 +18,11 @@ import argparse
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
+from linqbot.middleware.errors import LeadershipLost
 from linqbot.plugins import hookimpl
 from linqbot_scheduler.cli import add_commands
 from linqbot_scheduler.delivery import DEFAULT_LEASE, DEFAULT_RETRY_FOR
-from linqbot_scheduler.jobs import LeadershipLost, RetryScheduled, ScheduledSendFailed, TooLate
+from linqbot_scheduler.jobs import RetryScheduled, ScheduledSendFailed, TooLate
 from linqbot_scheduler.runlog import JobRun
 from linqbot_scheduler.scheduler import (
     DEFAULT_MAX_CONCURRENT_SENDS,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from linqbot.middleware.errors import SafeguardHold
+from linqbot.middleware.errors import LeadershipLost
 from linqbot.outbound import LinqAPIError
 from linqbot.redact import mask_handle
 from linqbot_scheduler.delivery import is_transient, retry_delay
@@ -39,21 +39,6 @@ class Execution:
 
 executing: ContextVar[Execution] = ContextVar("linqbot_scheduler_executing")
 """The current job run, set by the scheduler's executor."""
-
-
-class LeadershipLost(SafeguardHold):
-    """This process no longer leads the scheduler (it stalled past its lease, or Redis says another process leads):
-    a job's Linq call is refused here, and a run that made no Linq call yet is handed to the leader.
-
-    A `SafeguardHold`, because nothing went out: pacing gives back the budgets and pair slot the refused send took.
-
-    A job raises one with ``resumable=True`` when running it again does only what is left (an outreach campaign:
-    each person's send is keyed and recorded), so the run is handed to the leader even after some calls went out.
-    """
-
-    def __init__(self, message: str, *, resumable: bool = False) -> None:
-        super().__init__(message)
-        self.resumable = resumable
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ from redis.exceptions import RedisError
 
 from linqbot.inbox.redis_store import DEFAULT_PREFIX, RedisStore
 from linqbot.inbox.store import Leadership
+from linqbot.middleware.errors import LeadershipLost
 from linqbot.outbound import OutboundCall, RetryPolicy
 from linqbot.outbound.pipeline import Next
 from linqbot.redact import mask_handle
@@ -190,7 +191,7 @@ class _ReportedHere(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if str(record.msg).startswith(_SKIP_WARNING):
             return False
-        return not (record.exc_info and isinstance(record.exc_info[1], builtin.LeadershipLost))
+        return not (record.exc_info and isinstance(record.exc_info[1], LeadershipLost))
 
 
 for _logger in (_SCHEDULER_LOG, _JOBS_LOG):
@@ -812,7 +813,7 @@ class BotScheduler:
     async def _fence(self, run: builtin.Execution, call: OutboundCall) -> None:
         if not await self.still_leads():
             run.refused += 1
-            raise builtin.LeadershipLost(f"{call.op} from a scheduled job refused: this process no longer leads")
+            raise LeadershipLost(f"{call.op} from a scheduled job refused: this process no longer leads")
         if call.op not in UNCOUNTED:
             run.calls += 1
 
@@ -916,7 +917,7 @@ class BotScheduler:
 def _resumable(events: list[JobExecutionEvent]) -> bool:
     """The run ended on a `LeadershipLost` the job marked resumable: running it again does only what is left."""
     errors = (getattr(event, "exception", None) for event in events)
-    return any(isinstance(error, builtin.LeadershipLost) and error.resumable for error in errors)
+    return any(isinstance(error, LeadershipLost) and error.resumable for error in errors)
 
 
 def _due_again(scheduler: AsyncIOScheduler, job: Job, at: datetime) -> None:
