@@ -24,7 +24,7 @@ import os
 import pickle
 import sys
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -88,6 +88,10 @@ UNCOUNTED = frozenset({"typing_start", "typing_stop", "mark_read", "upload_attac
 indicator shown before a multi-bubble send, a read receipt, a media upload)."""
 HAND_BACK_REPORT_DELAY = LEADERSHIP_CHECK
 """Seconds hand-backs are gathered into one warning (the runs of one stall are fenced within moments of each other)."""
+
+
+_Waiter = tuple[str, asyncio.Future[JobRun]]
+"""A `wait_for_run` caller: the job it waits for, and the future its next outcome resolves."""
 
 
 class JobNotPersistable(TypeError):
@@ -306,7 +310,7 @@ class BotScheduler:
         self.run_log: RunLog | None = None
         self._backend: Backend | None = None
         self._decorated: list[_Pending] = []
-        self._waiters: list[tuple[str, asyncio.Future[JobRun]]] = []
+        self._waiters: list[_Waiter] = []
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -598,23 +602,28 @@ class BotScheduler:
             outcomes.append(await outcome)
         return outcomes
 
-    def wait_for_run(self, job_id: str, timeout: float = 10.0) -> Awaitable[JobRun]:
+    def wait_for_run(self, job_id: str, timeout: float = 10.0) -> Coroutine[Any, Any, JobRun]:
         """The next outcome of ``job_id`` on this process after this call (for tests and scripts that await a job).
 
-        The waiter is registered when called, not when first awaited, so a run ending in between is not missed;
-        a run handed to the leading process ends here as ``handed_back``."""
-        future: asyncio.Future[JobRun] = asyncio.get_running_loop().create_future()
-        entry = (job_id, future)
+        The waiter is registered when called, not when first awaited, so a run ending in between is not missed
+        (and forgotten after ``timeout`` even if the result is never awaited); a run handed to the leading process
+        ends here as ``handed_back``. Raises `TimeoutError` when no run ends within ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        entry: _Waiter = (job_id, loop.create_future())
         self._waiters.append(entry)
-        return self._outcome(entry, timeout)
+        expiry = loop.call_later(timeout, self._forget, entry)
+        return self._outcome(entry, loop.time() + timeout, expiry)
 
-    async def _outcome(self, entry: tuple[str, asyncio.Future[JobRun]], timeout: float) -> JobRun:
-        future = entry[1]
+    async def _outcome(self, entry: _Waiter, deadline: float, expiry: asyncio.TimerHandle) -> JobRun:
         try:
-            return await asyncio.wait_for(future, timeout)
+            return await asyncio.wait_for(entry[1], max(deadline - asyncio.get_running_loop().time(), 0))
         finally:
-            if entry in self._waiters:
-                self._waiters.remove(entry)
+            expiry.cancel()
+            self._forget(entry)
+
+    def _forget(self, entry: _Waiter) -> None:
+        if entry in self._waiters:
+            self._waiters.remove(entry)
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -887,9 +896,10 @@ class BotScheduler:
             self.run_log.record(run)
         if run.job_id in self._overruns:  # the run that made others skip has ended
             self._report_overrun(run.job_id)
-        for job_id, future in list(self._waiters):
-            if job_id == run.job_id and not future.done():
-                future.set_result(run)
+        for entry in [entry for entry in self._waiters if entry[0] == run.job_id]:
+            self._forget(entry)
+            if not entry[1].done():
+                entry[1].set_result(run)
 
     def _note_skip(self, job_id: str, run_times: list[datetime]) -> None:
         """A run time came while the job's previous run was still going here, so APScheduler skipped it."""

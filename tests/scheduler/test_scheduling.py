@@ -77,6 +77,25 @@ async def test_one_off_job_runs_at_its_time_with_its_arguments() -> None:
         assert scheduler.jobs() == []  # a one-off job leaves the store once it ran
 
 
+async def test_a_run_can_be_waited_for_in_a_task_and_an_unawaited_wait_is_forgotten() -> None:
+    """``wait_for_run`` returns a coroutine (``create_task`` takes it), waiting from the call on; a wait whose result
+    nobody awaits is dropped after its timeout instead of being kept for the life of the bot."""
+    _fired()
+    bot = scheduler_bot()
+    bot.every(minutes=5, id="tick")(tick)  # type: ignore[attr-defined]
+    async with simulate(bot):
+        scheduler = scheduler_of(bot)
+        waiting = asyncio.create_task(scheduler.wait_for_run("tick"))
+        scheduler.run_now("tick")
+        assert (await waiting).outcome == "ok"
+
+        never_awaited = scheduler.wait_for_run("tick", timeout=0.05)
+        with pytest.raises(TimeoutError):
+            await scheduler.wait_for_run("tick", timeout=0.1)
+        assert scheduler._waiters == []  # the unawaited one too
+        never_awaited.close()
+
+
 async def test_cron_jobs_from_expression_or_fields_in_their_timezone() -> None:
     bot = scheduler_bot()
     bot.cron("0 9 * * mon-fri", timezone="Asia/Tokyo", id="morning")(morning)  # type: ignore[attr-defined]
