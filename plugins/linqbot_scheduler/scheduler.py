@@ -86,6 +86,10 @@ READS = frozenset({"get_chat", "check_imessage", "check_rcs", "list_phone_number
 UNCOUNTED = frozenset({"typing_start", "typing_stop", "mark_read", "upload_attachment"})
 """Fenced, but no reason not to hand a run back: done again by the leader, nobody sees them twice (the typing
 indicator shown before a multi-bubble send, a read receipt, a media upload)."""
+HAND_BACK_RETRY = 0.1
+"""Seconds before asking a job store that did not answer to take a handed-back run again (doubling each time)."""
+HAND_BACK_RETRY_MAX = 5.0
+"""The longest wait between those attempts."""
 HAND_BACK_REPORT_DELAY = LEADERSHIP_CHECK
 """Seconds hand-backs are gathered into one warning (the runs of one stall are fenced within moments of each other)."""
 
@@ -234,7 +238,7 @@ class _FencedExecutor(AsyncIOExecutor):  # type: ignore[misc]
         execution = builtin.Execution(self._owner)
         builtin.executing.set(execution)
         if not await self._owner.still_leads():
-            return self._owner.hand_back(job, run_times)
+            return await self._owner.hand_back(job, run_times)
         if iscoroutinefunction_partial(job.func):
             events: list[JobExecutionEvent] = await run_coroutine_job(
                 job, job._jobstore_alias, run_times, self._logger.name
@@ -243,7 +247,7 @@ class _FencedExecutor(AsyncIOExecutor):  # type: ignore[misc]
             run = functools.partial(run_job, job, job._jobstore_alias, run_times, self._logger.name)
             events = await asyncio.get_running_loop().run_in_executor(None, run)
         if execution.refused and (execution.calls == 0 or _resumable(events)):
-            return self._owner.hand_back(job, run_times)
+            return await self._owner.hand_back(job, run_times)
         if execution.refused:  # what it did is done; running it again would do that twice
             log.warning(
                 "job %s stopped after %d Linq call(s): this process lost the leadership", job.id, execution.calls
@@ -739,22 +743,47 @@ class BotScheduler:
             log.warning("scheduler: leadership lost (a stall past the lease, or Redis unreachable); no job starts here")
             self.apscheduler.pause()
 
-    def hand_back(self, job: Job, run_times: list[datetime]) -> list[JobExecutionEvent]:
-        """A run this process claimed but must not do: make it due again at its time, in the shared store."""
-        scheduler = self.apscheduler
+    async def hand_back(self, job: Job, run_times: list[datetime]) -> list[JobExecutionEvent]:
+        """A run this process claimed but must not do: make it due again at its time, in the shared store.
+
+        While the store does not answer (Redis down past the lease), the run is kept here and the store asked again
+        with backoff: a one-off job was removed from the store when claimed, so this process holds its only copy."""
+        settled = False
         try:
-            if scheduler is not None:
-                _due_again(scheduler, job, min(run_times))
-                self._wake_leader()
-                self._note_hand_back(job.id)
-        except (ConflictingIdError, JobLookupError):
-            pass  # changed meanwhile (cancelled, or re-added by its owner): nothing to hand back
-        except Exception as exc:
-            log.warning("scheduler: job %s could not be handed to the leader (%s); this run is lost", job.id, exc)
+            settled = await self._store_again(job, min(run_times))
+        finally:
+            if not settled:
+                log.warning("scheduler: stopped before job %s could be handed to the leader; this run is lost", job.id)
         return [
             JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, job._jobstore_alias, at, retval=builtin.HandedBack())
             for at in run_times
         ]
+
+    async def _store_again(self, job: Job, at: datetime) -> bool:
+        """Make ``job`` due at ``at`` in the store, retrying until it answers; False if the scheduler closed first."""
+        delay = HAND_BACK_RETRY
+        while (scheduler := self.apscheduler) is not None:
+            try:
+                await asyncio.to_thread(_due_again, scheduler, job, at)  # sync store I/O: off the loop
+            except (ConflictingIdError, JobLookupError):
+                return True  # changed meanwhile (cancelled, or re-added by its owner): nothing to hand back
+            except Exception as exc:
+                if delay == HAND_BACK_RETRY:
+                    log.warning(
+                        "scheduler: job %s cannot be handed to the leader yet (%s: %s); kept here and retried until "
+                        "the job store answers",
+                        job.id,
+                        type(exc).__name__,
+                        exc,
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, HAND_BACK_RETRY_MAX)
+                continue
+            with contextlib.suppress(RedisError, OSError):  # the leader also looks for due jobs on its own
+                self._wake_leader()
+            self._note_hand_back(job.id)
+            return True
+        return False
 
     def _note_hand_back(self, job_id: str) -> None:
         if not self._handed_back:

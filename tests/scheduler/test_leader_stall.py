@@ -373,3 +373,46 @@ async def test_a_campaign_cut_short_by_a_lost_lease_is_finished_by_the_next_lead
     finally:
         await stalled.shutdown()
         await successor.shutdown()
+
+
+async def held_then_typing_then_note(token: str, bot_name: str, chat_id: str, to: str) -> None:
+    """A one-off job held open by the test, then showing typing (a fenced call that pacing, on Redis too, lets pass)
+    and sending one message."""
+    await GATES[token].hold()
+    await executing_scheduler(bot_name).bot.client.typing_start(chat_id)
+    await note(bot_name, to, "held")
+
+
+async def test_a_one_off_run_handed_back_while_redis_is_down_is_kept_until_redis_answers(
+    redis_server: RedisServer, emulator: Emulator, gate: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A one-off job leaves the store when claimed, so the process holding a refused run has its only copy: with
+    Redis away past the lease, the run is kept and handed back once Redis answers again, and the message goes out
+    once (old code: "this run is lost", nothing sent)."""
+    bot = scaled_out_bot(redis_server.url, emulator)
+    try:
+        await bot.startup()
+        scheduler = scheduler_of(bot)
+        await poll_until(lambda: scheduler.leading, 10, "the bot leads")
+        hello = await bot.send("+15550680001", "hello")
+        args = (gate, bot.name, hello.chat.id, "+15550680001")
+        job = await scheduler.schedule(held_then_typing_then_note, at=timedelta(hours=1), args=args)
+        handed_back = scheduler.wait_for_run(job.id, timeout=60)
+        scheduler.run_now(job.id)
+        await asyncio.wait_for(GATES[gate].started.wait(), 10)
+        await asyncio.to_thread(redis_server.stop)
+        GATES[gate].release.set()  # its typing waits for Redis while the lease lasts, then is refused
+        await poll_until(
+            lambda: any("cannot be handed to the leader yet" in r.getMessage() for r in caplog.records),
+            20,
+            "the hand-back waits for Redis",
+        )
+        await asyncio.to_thread(redis_server.start)
+        assert (await handed_back).outcome == "handed_back"
+        await emulator.wait_for(lambda: len(emulator.messages(direction="outbound")) >= 2, timeout=20)
+        await poll_until(lambda: scheduler.jobs() == [], 10, "the job ran on the leader")
+        await emulator.settle()
+        texts = [m["parts"][0]["value"] for m in emulator.messages(direction="outbound")]
+        assert texts == ["hello", f"held from {os.getpid()}"]
+    finally:
+        await bot.shutdown()
