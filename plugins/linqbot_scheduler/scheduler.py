@@ -961,7 +961,8 @@ def _resumable(events: list[JobExecutionEvent]) -> bool:
 
 def _due_again(scheduler: AsyncIOScheduler, job: Job, at: datetime) -> None:
     """Put a claimed run back: a one-off job (removed when claimed) is stored again; a recurring job or a scheduled
-    message (still stored) is moved back to ``at``, unless it is paused or already due sooner."""
+    message (still stored) is moved back to ``at`` only if its next run is still the one this process wrote when it
+    claimed the run (after a long stall the leader may have run later occurrences, or claimed the message again)."""
     stored = scheduler.get_job(job.id)
     if stored is None and isinstance(job.trigger, DateTrigger):
         scheduler.add_job(
@@ -975,7 +976,7 @@ def _due_again(scheduler: AsyncIOScheduler, job: Job, at: datetime) -> None:
             coalesce=job.coalesce,
             max_instances=job.max_instances,
         )
-    elif stored is not None and stored.next_run_time is not None and stored.next_run_time > at:
+    elif stored is not None and stored.next_run_time is not None and stored.next_run_time == job.next_run_time:
         scheduler.modify_job(job.id, next_run_time=at)
 
 

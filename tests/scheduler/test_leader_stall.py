@@ -416,3 +416,34 @@ async def test_a_one_off_run_handed_back_while_redis_is_down_is_kept_until_redis
         assert texts == ["hello", f"held from {os.getpid()}"]
     finally:
         await bot.shutdown()
+
+
+async def test_a_recurring_run_handed_back_late_does_not_bring_back_an_occurrence_the_leader_has_passed(
+    redis_server: RedisServer, emulator: Emulator, gate: str
+) -> None:
+    """A stalled process hands back a run of a recurring job after the leader has run later occurrences (and moved
+    its next run on): the job keeps the leader's next run instead of going back to the old occurrence's time, which
+    the leader would run again."""
+    bot = scaled_out_bot(redis_server.url, emulator, lease=60.0)
+    try:
+        await bot.startup()
+        scheduler = scheduler_of(bot)
+        await poll_until(lambda: scheduler.leading, 10, "the bot leads")
+        hello = await bot.send("+15550690001", "hello")
+        args = (gate, bot.name, hello.chat.id, "+15550690001")
+        bot.every(hours=1, id="hourly", args=args)(held_then_typing_then_note)  # type: ignore[attr-defined]
+        outcome = scheduler.wait_for_run("hourly")
+        scheduler.run_now("hourly")  # claimed: this process writes its next run, an hour on
+        await asyncio.wait_for(GATES[gate].started.wait(), 10)
+
+        take_the_lease(bot, redis_server.url)
+        [claimed] = scheduler.jobs()
+        assert claimed.next_run_time is not None
+        leaders_next = claimed.next_run_time + timedelta(hours=1)  # the leader ran the next occurrence meanwhile
+        assert scheduler.apscheduler is not None
+        scheduler.apscheduler.modify_job("hourly", next_run_time=leaders_next)
+        GATES[gate].release.set()  # its typing is refused: nothing went out, so the run is handed back
+        assert (await outcome).outcome == "handed_back"
+        assert [job.next_run_time for job in scheduler.jobs()] == [leaders_next]  # old code: the claimed run's time
+    finally:
+        await bot.shutdown()
