@@ -111,8 +111,13 @@ class Pacer:
         async with self._locks.hold(keys):
             reads = await self.directory.send_reads(call)
             taken = await self._spend_budgets(target, outbound_member(call), reads)
-            for key in keys:
-                taken.append((key, await self._reserve(key, reads)))
+            try:
+                for key in keys:
+                    taken.append((key, await self._reserve(key, reads)))
+            except BaseException:  # cancelled while waiting for the pair's window, or the store failed: nothing sent
+                with contextlib.suppress(Exception):  # a store that failed keeps the counts: too many, never too few
+                    await self._give_back(taken)
+                raise
             try:
                 return await call_next(call)
             except RateLimited as exc:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from linqbot import Context
-from linqbot.middleware import DailyBudgetExhausted, NewChatBudgetExhausted, Pacing, Typing
+from linqbot.middleware import DailyBudgetExhausted, ManualClock, NewChatBudgetExhausted, Pacing, Typing
 from linqbot.outbound import RateLimited, RetryPolicy
 from linqbot.testing import SimulatedUser, Simulation, simulate
 
@@ -82,6 +82,29 @@ async def test_the_daily_budget_counts_inbound_and_outbound_and_refuses_with_a_t
         await h.advance(sim, 24 * 3600)
         await h.bot.send(ann.handle, "a new day")
         assert (await ann.expect_reply()).text == "a new day"
+
+
+async def test_a_send_cancelled_while_it_waits_for_its_pair_slot_gives_back_its_budget_count() -> None:
+    h = harness(pacing=Pacing(per_pair=1, daily_budget=10), non_responders=None)
+    second: list[asyncio.Task[object]] = []
+
+    @h.bot.on_message()
+    async def answer(ctx: Context) -> None:
+        await ctx.reply("first")
+        second.append(asyncio.create_task(ctx.reply("second")))  # waits for the pair's window on the manual clock
+
+    async with simulate(h.bot) as sim:
+        ann = sim.user(ANN)
+        await ann.send("hi")
+        await ann.expect_reply()
+        assert isinstance(h.clock, ManualClock)
+        await h.clock.wait_for_sleepers(1)  # the second reply waits for its pair's window …
+        assert await h.budget_used() == 3, "… its count already taken: in, first, second"
+        second[0].cancel()  # a shutdown, or the handler's own timeout
+        with pytest.raises(asyncio.CancelledError):
+            await second[0]
+        assert await h.budget_used() == 2, "nothing was sent for the cancelled reply, so nothing stays counted"
+        assert len(ann.replies()) == 1
 
 
 async def test_new_conversations_are_budgeted_per_line_but_existing_chats_are_not() -> None:
