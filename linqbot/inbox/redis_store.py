@@ -231,8 +231,10 @@ class RedisLeadership(Leadership):
     ``is_leader`` also checks the lease against this process's monotonic clock: a process that stalled past the
     lease (measured from when its last renewal was *sent*, so never later than Redis lets it lapse) stops claiming
     leadership at once, before its next campaign tells it whether another process took over meanwhile. The same clock
-    lets a leader ride out a Redis restart or failover that spans a renewal: nobody else can lead before its lease
-    ends, so it keeps leading and retries the renewal until then.
+    lets a leader ride out a Redis restart or failover that spans a renewal: after a restart nobody else can lead
+    before its lease ends, so it keeps leading and retries the renewal until then. (A promoted replica may lack the
+    lease key, so after a failover another process may lead early; `confirm`, which reads the key from the new
+    primary, still refuses this one's calls.)
     """
 
     def __init__(
@@ -261,8 +263,8 @@ class RedisLeadership(Leadership):
 
     async def confirm(self) -> bool:
         """The lease key in Redis still names this process (a laptop sleep can outlast the lease unnoticed by the
-        monotonic clock). Redis not answering (a failover) is asked again while the lease lasts by this process's
-        clock — nobody else can lead before then — and only then is it a no."""
+        monotonic clock). Redis not answering (a restart, a failover) is asked again while the lease lasts by this
+        process's clock, and only then is it a no; a promoted replica without the key is a no at once."""
         pause = _CONFIRM_RETRY
         while self.is_leader:
             try:
