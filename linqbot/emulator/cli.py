@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 
 from linqbot.emulator.config import DEFAULT_API_KEY, DEFAULT_LINE, EmulatorConfig, LineSpec
 from linqbot.emulator.faults import FaultConfig, FaultRule
@@ -95,11 +96,18 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
 
 
 async def serve(config: EmulatorConfig, host: str, port: int) -> None:
+    """Serve until SIGINT or SIGTERM. The handlers are the emulator's own: started in the background by a script
+    (whose shell ignores SIGINT for it) or by a supervisor (SIGTERM), it still stops cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows' default loop
+            loop.add_signal_handler(signum, stop.set)
     emulator = Emulator(config)
     url = await emulator.start(host, port)
     print(f"Linq emulator on {url}  (SDK base_url={emulator.base_url}, api key {config.api_key!r})", flush=True)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await emulator.stop()
 

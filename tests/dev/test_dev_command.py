@@ -132,7 +132,19 @@ async def test_interactive_mode_serves_the_phone_and_stops_cleanly_on_ctrl_c() -
                     pass
 
 
-async def test_linqbot_emulator_subcommand_serves_the_emulator() -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a shell does for a command it starts in the background
+
+
+@pytest.mark.parametrize(
+    ("started", "stop_with"),
+    [
+        ("in a terminal", signal.SIGINT),
+        ("in the background by a script", signal.SIGINT),
+        ("by a supervisor", signal.SIGTERM),
+    ],
+)
+async def test_linqbot_emulator_subcommand_serves_the_emulator(started: str, stop_with: signal.Signals) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -145,6 +157,7 @@ async def test_linqbot_emulator_subcommand_serves_the_emulator() -> None:
         cwd=REPO,
         env=clean_env(),
         stdout=asyncio.subprocess.PIPE,
+        preexec_fn=_ignore_sigint if started == "in the background by a script" else None,
     )
     try:
         assert proc.stdout is not None
@@ -154,8 +167,8 @@ async def test_linqbot_emulator_subcommand_serves_the_emulator() -> None:
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{url}/api/partner/v3/chats", headers={"Authorization": "Bearer k-123"}) as chats:
                 assert chats.status == 200
-        proc.send_signal(signal.SIGINT)
-        assert await asyncio.wait_for(proc.wait(), 15) == 0
+        proc.send_signal(stop_with)
+        assert await asyncio.wait_for(proc.wait(), 15) == 0, f"started {started}, it stops cleanly on {stop_with.name}"
     finally:
         if proc.returncode is None:
             proc.kill()
