@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from linqbot_scheduler import BotScheduler, scheduler_of
 
 from linqbot import Bot
 from linqbot.emulator import Emulator
@@ -93,6 +94,14 @@ def scaled_out_bot(redis_url: str, emu: Emulator, lease: float = LEASE) -> Bot:
         webhook_secret="scale-out-secret",
         phone_number=emu.line,
     )
+
+
+async def start_leading(bot: Bot) -> BotScheduler:
+    """Start ``bot`` (a lone process on its Redis) and wait until its scheduler leads."""
+    await bot.startup()
+    scheduler = scheduler_of(bot)
+    await poll_until(lambda: scheduler.leading, 10, "the bot leads")
+    return scheduler
 
 
 @dataclass

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 import redis
-from linqbot_scheduler import scheduler_of
 from linqbot_scheduler.jobs import executing_scheduler
 
 from linqbot.emulator import Emulator
@@ -18,7 +17,7 @@ from linqbot.inbox.redis_store import RedisLeadership
 from linqbot.redis_client import connect
 from tests.durability.conftest import RedisServer, poll_until
 
-from .conftest import GATES, scaled_out_bot
+from .conftest import GATES, scaled_out_bot, start_leading
 
 
 class CountingClock:
@@ -118,9 +117,7 @@ async def test_a_job_running_across_a_redis_restart_completes_on_the_same_leader
 ) -> None:
     bot = scaled_out_bot(redis_server.url, emulator, lease=6.0)
     try:
-        await bot.startup()
-        scheduler = scheduler_of(bot)
-        await poll_until(lambda: scheduler.leading, 10, "the bot leads")
+        scheduler = await start_leading(bot)
         job = await scheduler.schedule(
             gated_note, at=timedelta(milliseconds=200), args=(gate, bot.name, "+15550770001")
         )

@@ -28,7 +28,7 @@ from linqbot.middleware.tracking import DAY, budget_key
 from tests.durability.conftest import RedisServer, poll_until
 from tests.outreach.conftest import FastClock, people
 
-from .conftest import GATES, LEASE, leader_process, scaled_out_bot
+from .conftest import GATES, LEASE, leader_process, scaled_out_bot, start_leading
 from .leader_process import note, react_then_note, two_notes
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -241,9 +241,7 @@ async def test_a_send_refused_by_the_fence_uses_none_of_the_line_budgets(
     (else each refused send would keep its count, and a handed-back run sent by the leader would count twice)."""
     bot = scaled_out_bot(redis_server.url, emulator, lease=60.0)
     try:
-        await bot.startup()
-        scheduler = scheduler_of(bot)
-        await poll_until(lambda: scheduler.leading, 10, "the bot leads")
+        scheduler = await start_leading(bot)
         args = (bot.name, redis_server.url, "+15550650001", "hi")
         job = await scheduler.schedule(lose_the_lease_then_note, at=timedelta(hours=1), args=args)
         outcome = scheduler.wait_for_run(job.id)
@@ -272,9 +270,7 @@ async def test_an_overrun_whose_run_is_handed_back_is_still_reported(
     bot.every(minutes=5, id="held", args=(gate, bot.name, "+15550660001"))(held_then_note)  # type: ignore[attr-defined]
     client = redis.Redis.from_url(redis_server.url)
     try:
-        await bot.startup()
-        scheduler = scheduler_of(bot)
-        await poll_until(lambda: scheduler.leading, 10, "the bot leads")
+        scheduler = await start_leading(bot)
         assert scheduler.apscheduler is not None
         skipped: list[str] = []
         scheduler.apscheduler.add_listener(lambda event: skipped.append(event.job_id), EVENT_JOB_MAX_INSTANCES)
@@ -307,9 +303,7 @@ async def test_a_run_that_only_showed_typing_before_it_was_fenced_is_handed_back
     """A typing indicator shown again by the leader is seen once: it does not keep a refused run from the leader."""
     bot = scaled_out_bot(redis_server.url, emulator, lease=60.0)
     try:
-        await bot.startup()
-        scheduler = scheduler_of(bot)
-        await poll_until(lambda: scheduler.leading, 10, "the bot leads")
+        scheduler = await start_leading(bot)
         hello = await bot.send("+15550670001", "hello")
         args = (bot.name, redis_server.url, hello.chat.id, "+15550670001")
         job = await scheduler.schedule(type_then_lose_the_lease_then_note, at=timedelta(hours=1), args=args)
@@ -391,9 +385,7 @@ async def test_a_one_off_run_handed_back_while_redis_is_down_is_kept_until_redis
     once (old code: "this run is lost", nothing sent)."""
     bot = scaled_out_bot(redis_server.url, emulator)
     try:
-        await bot.startup()
-        scheduler = scheduler_of(bot)
-        await poll_until(lambda: scheduler.leading, 10, "the bot leads")
+        scheduler = await start_leading(bot)
         hello = await bot.send("+15550680001", "hello")
         args = (gate, bot.name, hello.chat.id, "+15550680001")
         job = await scheduler.schedule(held_then_typing_then_note, at=timedelta(hours=1), args=args)
@@ -426,9 +418,7 @@ async def test_a_recurring_run_handed_back_late_does_not_bring_back_an_occurrenc
     the leader would run again."""
     bot = scaled_out_bot(redis_server.url, emulator, lease=60.0)
     try:
-        await bot.startup()
-        scheduler = scheduler_of(bot)
-        await poll_until(lambda: scheduler.leading, 10, "the bot leads")
+        scheduler = await start_leading(bot)
         hello = await bot.send("+15550690001", "hello")
         args = (gate, bot.name, hello.chat.id, "+15550690001")
         bot.every(hours=1, id="hourly", args=args)(held_then_typing_then_note)  # type: ignore[attr-defined]
