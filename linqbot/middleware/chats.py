@@ -25,6 +25,7 @@ from linqbot.middleware.clock import Clock
 from linqbot.middleware.reads import Reads
 from linqbot.middleware.store import SafeguardStore
 from linqbot.outbound import LinqAPIError, OutboundCall
+from linqbot.redact import mask_handle
 
 if TYPE_CHECKING:
     from linqbot.bot import Bot
@@ -57,6 +58,11 @@ def health_key(chat_id: str) -> str:
 
 def reputation_key(line: str) -> str:
     return f"line:{line}:reputation"
+
+
+def ineligible_key(line: str) -> str:
+    """Until when Linq's 403/2027 (the line may not send) is trusted without asking again."""
+    return f"ineligible:{line}"
 
 
 def unanswered_key(handle: str) -> str:
@@ -314,10 +320,15 @@ class Directory:
         return await (reads or self.store).get(reputation_key(line)) or HEALTHY
 
     async def set_line(self, line: str, *, reputation: str | None = None, status: str | None = None) -> None:
+        """Record what Linq reports of a line. ``status`` ACTIVE means it may send again: a cached 2027 refusal is
+        forgotten at once instead of when its time is up; FLAGGED is only logged (Linq's next 2027 is what holds
+        sends, so a flag that limits nothing costs no message)."""
         if reputation:
             await self.store.set(reputation_key(line), reputation.upper())
-        if status:
-            await self.store.set(f"line:{line}:status", status.upper())
+        if status and status.upper() == "ACTIVE":
+            await self.store.delete(ineligible_key(line))
+        elif status and status.upper() == "FLAGGED":
+            log.warning("line %s is FLAGGED by Linq: its sends may be refused (403/2027)", mask_handle(line))
 
     # -- people ------------------------------------------------------------------------------------------------
 

@@ -13,7 +13,16 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from linqbot.middleware.chats import AT_RISK, CRITICAL, OPTED_OUT, Directory, Target, health_key, reputation_key
+from linqbot.middleware.chats import (
+    AT_RISK,
+    CRITICAL,
+    OPTED_OUT,
+    Directory,
+    Target,
+    health_key,
+    ineligible_key,
+    reputation_key,
+)
 from linqbot.middleware.errors import ChatHealthHold, LineHold
 from linqbot.middleware.reads import Reads
 from linqbot.outbound import LinqAPIError, OutboundCall
@@ -80,7 +89,7 @@ class HealthGate:
 
     def reads(self, target: Target) -> list[str]:
         """The cached refusals, the chat's health and (for a proactive send) the line's reputation."""
-        keys = [f"ineligible:{target.line}"]
+        keys = [ineligible_key(target.line)]
         for handle in target.people:
             keys += [f"blocked:{handle}", f"not_allowed:{handle}"]
         if target.chat_id is not None:
@@ -91,7 +100,7 @@ class HealthGate:
 
     async def _check_cached_refusals(self, target: Target, reads: Reads) -> None:
         now = self.directory.clock.now()
-        if float(await reads.get(f"ineligible:{target.line}") or 0) > now:
+        if float(await reads.get(ineligible_key(target.line)) or 0) > now:
             raise LineIneligible(f"line {target.line} was ineligible to send (cached 2027)", status=403, code=2027)
         for handle in target.people:
             if float(await reads.get(f"blocked:{handle}") or 0) > now:
@@ -106,8 +115,7 @@ class HealthGate:
         settings, store, now = self.settings, self.directory.store, self.directory.clock.now()
         if isinstance(error, LineIneligible):
             ttl = settings.ineligible_ttl
-            await store.set(f"ineligible:{target.line}", repr(now + ttl), ttl=ttl)
-            await store.set(f"line:{target.line}:status", "FLAGGED")
+            await store.set(ineligible_key(target.line), repr(now + ttl), ttl=ttl)
         for handle in target.people:
             if isinstance(error, RecipientBlocked):
                 await store.set(f"blocked:{handle}", repr(now + settings.blocked_ttl), ttl=settings.blocked_ttl)

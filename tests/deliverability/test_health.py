@@ -108,3 +108,20 @@ async def test_linqs_2027_is_remembered_so_an_ineligible_line_is_not_hammered() 
         await h.advance(sim, 301)
         sim.emulator.set_line_status(sim.emulator.line, status="ACTIVE")
         await h.bot.send("+15550100003", "hi")
+
+
+async def test_linq_reporting_the_line_active_again_ends_a_cached_2027_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    h = harness()
+    async with simulate(h.bot) as sim:
+        sim.emulator.set_line_status(sim.emulator.line, status="FLAGGED")  # phone_number.status_updated too
+        await sim.idle()
+        with pytest.raises(LineIneligible):
+            await h.bot.send("+15550100002", "hi")
+        with pytest.raises(LineIneligible, match="cached"):
+            await h.bot.send("+15550100003", "hi")
+        sim.emulator.set_line_status(sim.emulator.line, status="ACTIVE")
+        await sim.idle()
+        await h.bot.send("+15550100003", "hi")  # well inside the 300 s a 2027 is otherwise trusted
+        assert [m.text for m in sim.sent("+15550100003")] == ["hi"]
+    flagged = [r.getMessage() for r in caplog.records if "FLAGGED" in r.getMessage()]
+    assert flagged and all(sim.emulator.line not in text for text in flagged), "warned, with the number masked"
