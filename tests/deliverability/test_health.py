@@ -110,7 +110,7 @@ async def test_linqs_2027_is_remembered_so_an_ineligible_line_is_not_hammered() 
         await h.bot.send("+15550100003", "hi")
 
 
-async def test_linq_reporting_the_line_active_again_ends_a_cached_2027_at_once(caplog: pytest.LogCaptureFixture) -> None:
+async def test_linq_reporting_the_line_active_ends_a_cached_2027_at_once(caplog: pytest.LogCaptureFixture) -> None:
     h = harness()
     async with simulate(h.bot) as sim:
         sim.emulator.set_line_status(sim.emulator.line, status="FLAGGED")  # phone_number.status_updated too
