@@ -1,8 +1,14 @@
-"""How linqbot's own Redis users (the inbox, the safeguards) connect, and which of Redis' errors a retry can fix."""
+"""How linqbot's own Redis users (the inbox, the safeguards, the state plugin) connect, which of Redis' errors a retry
+can fix, and how a call rides out the ones it can."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import (
@@ -11,11 +17,14 @@ from redis.exceptions import (
     ClusterDownError,
     ConnectionError,
     ReadOnlyError,
+    RedisError,
     TimeoutError,
     TryAgainError,
 )
 
 from linqbot.redact import mask_handle
+
+T = TypeVar("T")
 
 MAX_CONNECTIONS = 100
 """Connections per pool; further calls queue for one (each call holds one for a single round trip)."""
@@ -52,3 +61,23 @@ def is_transient(error: BaseException) -> bool:
 def masked_key(key: str) -> str:
     """A Redis key fit for a log line or an error message: the phone numbers and addresses in it masked."""
     return _HANDLE.sub(lambda found: mask_handle(found.group()), key)
+
+
+FIRST_BACKOFF, MAX_BACKOFF = 0.05, 2.0
+
+
+async def ride_out(call: Callable[[], Awaitable[T]], *, patience: float, log: logging.Logger, who: str) -> T:
+    """Run ``call``, retrying with backoff while Redis is unreachable, restarting or failing over, for up to
+    ``patience`` seconds; then, or at once for an error a retry cannot fix (`is_transient`), the error is raised for
+    the caller to name in its own terms. ``call`` must be safe to repeat."""
+    deadline = time.monotonic() + patience
+    backoff = FIRST_BACKOFF
+    while True:
+        try:
+            return await call()
+        except (RedisError, OSError) as exc:
+            if not is_transient(exc) or time.monotonic() + backoff > deadline:
+                raise
+            log.warning("%s: Redis unreachable (%s); retrying in %.2f s", who, type(exc).__name__, backoff)
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, MAX_BACKOFF)

@@ -21,9 +21,7 @@ message.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -32,7 +30,7 @@ from redis.exceptions import RedisError
 
 from linqbot.middleware.errors import SafeguardHold
 from linqbot.middleware.store import SafeguardStoreUnavailable
-from linqbot.redis_client import connect, is_transient, masked_key
+from linqbot.redis_client import connect, is_transient, masked_key, ride_out
 
 T = TypeVar("T")
 
@@ -80,7 +78,6 @@ return count
 
 
 DEFAULT_PATIENCE = 30.0
-FIRST_BACKOFF, MAX_BACKOFF = 0.05, 2.0
 
 
 class SafeguardStoreRefused(SafeguardHold):
@@ -110,23 +107,16 @@ class RedisSafeguardStore:
         A retried call reuses its arguments, so a window hit that landed before the connection dropped is the same
         sorted-set member on the retry and is not counted twice (``acquire`` then answers None: already counted).
         """
-        deadline = time.monotonic() + self.patience
-        backoff = FIRST_BACKOFF
-        while True:
-            try:
-                return await call()
-            except (RedisError, OSError) as exc:
-                if not is_transient(exc):
-                    message = f"the safeguards' Redis refused {command} on {masked_key(key)}: {exc}; nothing was sent"
-                    log.error("%s (%s: a retry cannot fix this)", message, type(exc).__name__)
-                    raise SafeguardStoreRefused(message) from exc
-                if time.monotonic() + backoff > deadline:
-                    raise SafeguardStoreUnavailable(
-                        f"the safeguards' Redis is unreachable ({type(exc).__name__}: {exc}); nothing was sent"
-                    ) from exc
-                log.warning("safeguards: Redis unreachable (%s); retrying in %.2f s", type(exc).__name__, backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF)
+        try:
+            return await ride_out(call, patience=self.patience, log=log, who="safeguards")
+        except (RedisError, OSError) as exc:
+            if not is_transient(exc):
+                message = f"the safeguards' Redis refused {command} on {masked_key(key)}: {exc}; nothing was sent"
+                log.error("%s (%s: a retry cannot fix this)", message, type(exc).__name__)
+                raise SafeguardStoreRefused(message) from exc
+            raise SafeguardStoreUnavailable(
+                f"the safeguards' Redis is unreachable ({type(exc).__name__}: {exc}); nothing was sent"
+            ) from exc
 
     def _window(self, key: str) -> str:
         return f"{self.prefix}w:{key}"

@@ -10,7 +10,7 @@ from linqbot_state.memory_store import MemoryStore
 from linqbot_state.plugin import linqbot_setup, linqbot_shutdown, linqbot_startup, linqbot_storage_backends, runtime_of
 from linqbot_state.redis_store import RedisStore
 from linqbot_state.sqlite_store import SqliteStore
-from linqbot_state.store import ScopedState, StateStore, StateStoreError
+from linqbot_state.store import ScopedState, StateStore, StateStoreError, StateStoreUnavailable
 
 __all__ = [
     "ANY_STATE",
@@ -28,6 +28,7 @@ __all__ = [
     "StateFilter",
     "StateStore",
     "StateStoreError",
+    "StateStoreUnavailable",
     "linqbot_setup",
     "linqbot_shutdown",
     "linqbot_startup",

@@ -3,23 +3,35 @@
 Read-modify-write is optimistic: WATCH the record, compute, MULTI/EXEC, and recompute if another writer got there
 first. Redis' own key expiry is set *relative* to the store's clock (``PEXPIRE``), so it only garbage-collects
 records; whether a key is live is always decided by the store's clock, like on every backend.
+
+Redis unreachable, restarting or failing over: a call waits and retries for up to ``patience`` seconds (default 30),
+as linqbot's own Redis users do, so a handler using state during a restart answers late instead of failing; past
+that it raises `StateStoreUnavailable`. A connection lost during the EXEC of a write also raises it at once: the write
+may have been applied, and an update like a counter must not be applied twice. Redis refusing a command (``WRONGTYPE``
+on a key another tool wrote, ``OOM``) raises `StateStoreError` at once, naming the key (handles masked).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from linqbot_state.store import Clock, StateStore, StateStoreError, Write
+from linqbot_state.store import Clock, StateStore, StateStoreError, StateStoreUnavailable, Write
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+T = TypeVar("T")
+
+log = logging.getLogger("linqbot.state")
+
 DEFAULT_PREFIX = "linqbot:state:"
+DEFAULT_PATIENCE = 30.0
 
 
 class RedisStore(StateStore):
@@ -32,6 +44,7 @@ class RedisStore(StateStore):
         client: Redis | None = None,
         prefix: str = DEFAULT_PREFIX,
         max_connections: int = 50,
+        patience: float = DEFAULT_PATIENCE,
         clock: Clock = time.time,
     ) -> None:
         super().__init__(clock=clock)
@@ -41,6 +54,8 @@ class RedisStore(StateStore):
             raise StateStoreError("the Redis state backend needs redis-py: pip install 'linqbot[redis]'") from exc
         self.url = url
         self.prefix = prefix
+        self.patience = patience
+        """Seconds a call keeps retrying an unreachable Redis before raising `StateStoreUnavailable`."""
         self._owns_client = client is None
         if client is None:
             # Blocking: a burst of updates waits for a free connection instead of failing with "Too many connections".
@@ -72,15 +87,39 @@ class RedisStore(StateStore):
         if self._owns_client:
             await self._redis.aclose()
 
+    async def _call(self, command: str, key: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Run ``call`` (``command`` on ``key``), riding out an unreachable Redis for up to ``patience`` seconds."""
+        from redis.exceptions import RedisError
+
+        from linqbot.redis_client import is_transient, masked_key, ride_out
+
+        try:
+            return await ride_out(call, patience=self.patience, log=log, who="state")
+        except (RedisError, OSError) as exc:
+            if not is_transient(exc):
+                raise StateStoreError(f"the state store's Redis refused {command} on {masked_key(key)}: {exc}") from exc
+            raise StateStoreUnavailable(
+                f"the state store's Redis is unreachable ({type(exc).__name__}: {exc}) after {self.patience:g} s"
+            ) from exc
+
     async def _read(self, scope: str) -> str | None:
-        text: Any = await self._redis.get(self._key(scope))
+        key = self._key(scope)
+        text: Any = await self._call("GET", key, lambda: self._redis.get(key))
         return None if text is None else str(text)
 
     async def _transact(self, scope: str, change: Callable[[str | None], Write]) -> None:
-        from redis.exceptions import WatchError
-
         key = self._key(scope)
-        async with self._turn(key), self._redis.pipeline(transaction=True) as pipe:
+        async with self._turn(key):
+            await self._call("a write", key, lambda: self._write(key, change))
+
+    async def _write(self, key: str, change: Callable[[str | None], Write]) -> None:
+        """WATCH, compute, MULTI/EXEC until no other writer got in between. Safe to repeat up to the EXEC; a
+        connection lost during the EXEC raises `StateStoreUnavailable`, which is not retried."""
+        from redis.exceptions import RedisError, WatchError
+
+        from linqbot.redis_client import is_transient, masked_key
+
+        async with self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
                     await pipe.watch(key)
@@ -93,7 +132,18 @@ class RedisStore(StateStore):
                         pipe.set(key, text)
                     else:
                         pipe.set(key, text, px=max(1, math.ceil((expires_at - self.clock()) * 1000)))
-                    await pipe.execute()
+                    try:
+                        await pipe.execute()
+                    except (RedisError, OSError) as exc:
+                        # redis-py reports a connection lost during a watched EXEC as a WatchError raised while
+                        # handling it, as if another writer had got in first: that one is no conflict to recompute.
+                        lost = exc.__context__ if isinstance(exc, WatchError) else exc
+                        if not isinstance(lost, RedisError | OSError) or not is_transient(lost):
+                            raise
+                        raise StateStoreUnavailable(
+                            f"the state store's Redis connection broke while writing {masked_key(key)} "
+                            f"({type(lost).__name__}): the write may or may not have been applied"
+                        ) from exc
                     return
                 except WatchError:
                     continue
@@ -115,4 +165,5 @@ class RedisStore(StateStore):
                 del self._queues[key]
 
     async def _drop(self, scope: str) -> None:
-        await self._redis.delete(self._key(scope))
+        key = self._key(scope)
+        await self._call("DEL", key, lambda: self._redis.delete(key))

@@ -27,7 +27,13 @@ FLOW_KEY = "state"
 
 
 class StateStoreError(RuntimeError):
-    """A store cannot be used as configured (bad URL, unreachable server, unwritable file); the message says why."""
+    """A store cannot be used as configured (bad URL, unreachable server, unwritable file) or refused a command; the
+    message says why."""
+
+
+class StateStoreUnavailable(StateStoreError):
+    """The store's server stayed unreachable past the store's patience, or the connection broke while a write was
+    under way (whether it was applied is unknown, so it is not repeated)."""
 
 
 class StateStore(ABC):
