@@ -10,8 +10,9 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from linqbot.inbox.store import DEFAULT_RETENTION, InboxStore, MemoryStore
+from linqbot.local_files import FOLDER
 
-DEFAULT_FILE_URL = "sqlite:///.linqbot/inbox.db"
+DEFAULT_FILE_URL = f"sqlite:///{FOLDER}/inbox.db"
 """Where ``linqbot run`` keeps its inbox unless told otherwise (relative to the working directory)."""
 
 

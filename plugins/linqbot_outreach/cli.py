@@ -37,7 +37,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     run.add_argument("--no-wait", action="store_true", help="leave people outside their window for a later run")
     run.add_argument("--retry-failed", action="store_true", help="try again recipients whose send failed")
     run.add_argument("--dry-run", action="store_true", help="validate and show the first messages; send nothing")
-    run.add_argument("--db", help="campaign database (default: $LINQBOT_OUTREACH_DB or ./linqbot-outreach.sqlite3)")
+    run.add_argument("--db", help="campaign database (default: $LINQBOT_OUTREACH_DB or ./.linqbot/outreach.sqlite3)")
 
     for name, text in (("status", "counts per state"), ("report", "sent, skipped and why, failed and why")):
         sub = actions.add_parser(name, help=text)

@@ -17,11 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from linqbot.local_files import FOLDER, local_file
 from linqbot_outreach.recipients import Recipient
 
 DB_ENV = "LINQBOT_OUTREACH_DB"
-DEFAULT_DB = "linqbot-outreach.sqlite3"
+DEFAULT_DB = f"{FOLDER}/outreach.sqlite3"
 """Relative to the directory the bot and ``linqbot outreach`` run from, so both find the same campaigns."""
+FORMER_DB = "linqbot-outreach.sqlite3"
+"""Where linqbot kept campaigns before they moved into ``.linqbot/``; still used while it exists."""
 
 Status = Literal["pending", "sending", "sent", "skipped", "failed"]
 STATUSES: tuple[Status, ...] = ("pending", "sending", "sent", "skipped", "failed")
@@ -52,7 +55,7 @@ CREATE INDEX IF NOT EXISTS recipients_by_handle ON recipients (handle, sent_at);
 
 
 def resolve_db(path: str | Path | None = None) -> Path:
-    return Path(path or os.environ.get(DB_ENV) or DEFAULT_DB)
+    return Path(path or os.environ.get(DB_ENV) or local_file("outreach.sqlite3", former=FORMER_DB))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "--url",
         default=None,
         help="job store URL: sqlite:///…, any SQLAlchemy URL or redis://… "
-        "(default: $LINQBOT_SCHEDULER_URL, else $LINQBOT_INBOX_URL when it is Redis, else ./linqbot-jobs.sqlite3)",
+        "(default: $LINQBOT_SCHEDULER_URL, else $LINQBOT_INBOX_URL when it is Redis, else ./.linqbot/jobs.sqlite3)",
     )
     jobs.add_argument("--prefix", default=None, help="key prefix of a Redis job store (default: the inbox's)")
     actions = jobs.add_subparsers(dest="jobs_command")

@@ -27,11 +27,14 @@ from sqlalchemy import Engine, bindparam, create_engine, event, inspect, make_ur
 from sqlalchemy.pool import StaticPool
 
 from linqbot.inbox.redis_store import DEFAULT_PREFIX
+from linqbot.local_files import FOLDER, local_file
 from linqbot_scheduler.runlog import RedisRunLog, RunLog, SqlRunLog
 
 URL_ENV = "LINQBOT_SCHEDULER_URL"
-DEFAULT_URL = "sqlite:///linqbot-jobs.sqlite3"
+DEFAULT_URL = f"sqlite:///{FOLDER}/jobs.sqlite3"
 """Relative to the directory the bot is started from — the same place as its ``.env`` and ``linqbot jobs``."""
+FORMER_FILE = "linqbot-jobs.sqlite3"
+"""Where linqbot kept the jobs before they moved into ``.linqbot/``; still used while it exists."""
 MEMORY_URL = "memory://"
 JOBS_TABLE = "apscheduler_jobs"
 
@@ -55,7 +58,7 @@ class JobInfo:
 
 def resolve_url(url: str | None = None) -> str:
     """The job store URL: the argument, else ``LINQBOT_SCHEDULER_URL``, else the default SQLite file."""
-    return url or os.environ.get(URL_ENV) or DEFAULT_URL
+    return url or os.environ.get(URL_ENV) or f"sqlite:///{local_file('jobs.sqlite3', former=FORMER_FILE)}"
 
 
 def is_redis(url: str) -> bool:

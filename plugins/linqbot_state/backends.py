@@ -8,14 +8,23 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from linqbot.local_files import FOLDER, local_file
 from linqbot_state.memory_store import MemoryStore
 from linqbot_state.redis_store import RedisStore
 from linqbot_state.sqlite_store import SqliteStore
 from linqbot_state.store import Clock, StateStore, StateStoreError
 
 URL_SETTING = "LINQBOT_STATE_URL"
-DEFAULT_URL = "sqlite:///linqbot-state.db"
-"""Where ``linqbot run`` keeps state unless ``LINQBOT_STATE_URL`` says otherwise: a file in the working folder."""
+DEFAULT_URL = f"sqlite:///{FOLDER}/state.db"
+"""Where ``linqbot run`` keeps state unless ``LINQBOT_STATE_URL`` says otherwise (relative to the working folder)."""
+FORMER_FILE = "linqbot-state.db"
+"""Where linqbot kept state before it moved into ``.linqbot/``; still used while it exists."""
+
+
+def default_url() -> str:
+    """`DEFAULT_URL`, its folder created — or the file an earlier linqbot kept, while it exists."""
+    return f"sqlite:///{local_file('state.db', former=FORMER_FILE)}"
+
 
 Factory = Callable[..., StateStore]
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from linqbot.dispatch import Context
 from linqbot.dispatch.middleware import Next
 from linqbot_state.ask import DEFAULT_ASK_TIMEOUT, Asks, Turn
-from linqbot_state.backends import DEFAULT_URL, URL_SETTING, Factory, store_from_url
+from linqbot_state.backends import URL_SETTING, Factory, default_url, store_from_url
 from linqbot_state.flows import StateFilter
 from linqbot_state.store import StateStore
 
@@ -71,7 +71,7 @@ class StateRuntime:
         return store
 
     def _store_from_config(self) -> StateStore:
-        url = self.bot.config.extra.get(URL_SETTING) or DEFAULT_URL
+        url = self.bot.config.extra.get(URL_SETTING) or default_url()
         backends: dict[str, Factory] = {}
         for table in self.bot.plugins.collect("linqbot_storage_backends"):
             backends.update(table)

@@ -279,9 +279,9 @@ async def test_the_default_is_an_sqlite_file_created_by_the_first_write(
     assert isinstance(store, SqliteStore)
     await store.open()
     assert await store.get("chat:c1", "k") is None
-    assert not (tmp_path / "linqbot-state.db").exists()
+    assert not (tmp_path / ".linqbot" / "state.db").exists()
     await store.set("chat:c1", "k", 1)
-    assert (tmp_path / "linqbot-state.db").exists()
+    assert (tmp_path / ".linqbot" / "state.db").exists()
     await store.close()
 
 

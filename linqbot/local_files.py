@@ -1,0 +1,40 @@
+"""Where linqbot and its plugins keep files when no setting names a place: all in ``.linqbot/`` under the folder the
+bot runs from — the inbox, conversation state, scheduled jobs and campaigns — so one volume and one .gitignore line
+cover them."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+FOLDER = ".linqbot"
+
+log = logging.getLogger("linqbot")
+
+_warned: set[str] = set()
+"""Former files already reported, by absolute path: one warning per file and process."""
+
+
+def local_file(name: str, *, former: str | None = None) -> str:
+    """The relative path ``.linqbot/<name>``, its folder created.
+
+    ``former`` is where an earlier linqbot kept this file in the working folder: while that file exists and the new
+    one does not, it is used where it is (with a warning, once, saying how to move it), so an upgrade loses no data.
+    """
+    path = Path(FOLDER, name)
+    if former and Path(former).exists() and not path.exists():
+        where = str(Path(former).resolve())
+        if where not in _warned:
+            _warned.add(where)
+            log.warning(
+                "using ./%s, where an earlier linqbot kept it; to keep all local data in %s/, stop the bot and move it "
+                "(with any %s-wal and %s-shm beside it) to %s",
+                former,
+                FOLDER,
+                former,
+                former,
+                path,
+            )
+        return former
+    path.parent.mkdir(exist_ok=True)
+    return path.as_posix()
