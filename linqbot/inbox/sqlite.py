@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from linqbot.inbox.store import DEFAULT_RETENTION, Clock, InboxUnavailable, MemoryStore, StoredEvent
+from linqbot.sqlite_wal import enable_wal
 
 log = logging.getLogger("linqbot.inbox")
 
@@ -137,7 +138,7 @@ class _Checkpointer:
 
 def _connect(path: str, synchronous: Synchronous) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
+    enable_wal(conn)
     conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
     conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job, off the committing thread
     conn.executescript(_SCHEMA)

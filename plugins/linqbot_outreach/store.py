@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from linqbot.local_files import FOLDER, local_file
+from linqbot.sqlite_wal import enable_wal
 from linqbot_outreach.recipients import Recipient
 
 DB_ENV = "LINQBOT_OUTREACH_DB"
@@ -85,8 +86,8 @@ class CampaignStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA busy_timeout=5000")
+            enable_wal(db)
             db.executescript(_SCHEMA)
             self._db = db
         return self._db

@@ -28,6 +28,7 @@ from sqlalchemy.pool import StaticPool
 
 from linqbot.inbox.redis_store import DEFAULT_PREFIX
 from linqbot.local_files import FOLDER, local_file
+from linqbot.sqlite_wal import enable_wal
 from linqbot_scheduler.runlog import RedisRunLog, RunLog, SqlRunLog
 
 URL_ENV = "LINQBOT_SCHEDULER_URL"
@@ -286,10 +287,8 @@ def open_engine(url: str) -> Engine:
 def _fast_commits(connection: Any, _: Any) -> None:
     """WAL with synchronous=NORMAL: a commit stops waiting for an fsync (milliseconds per job added or fired, which
     made 10k due jobs fire seconds late), and a crash of the process still loses no committed job."""
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+    enable_wal(connection)
+    connection.execute("PRAGMA synchronous=NORMAL")
 
 
 _UPDATE_IF_PRESENT = """

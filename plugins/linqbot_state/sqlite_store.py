@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from linqbot.sqlite_wal import enable_wal
 from linqbot_state.store import Clock, StateStore, StateStoreError, Write
 
 T = TypeVar("T")
@@ -72,7 +73,7 @@ class SqliteStore(StateStore):
                 return None
             try:
                 conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-                conn.execute("PRAGMA journal_mode=WAL")
+                enable_wal(conn, self.busy_timeout)
                 conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: survives crashes, one fsync per checkpoint
                 conn.executescript(SCHEMA)
             except sqlite3.Error as exc:

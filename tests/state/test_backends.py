@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
-from linqbot_state import StateStore
+from linqbot_state import SqliteStore, StateStore
 
 from tests.state.conftest import FakeClock, StoreFactory
 
@@ -141,6 +142,18 @@ async def test_two_stores_on_one_backing_increment_atomically(make_store: StoreF
     await asyncio.gather(*(store.update(CHAT, increment) for _ in range(100) for store in (first, second)))
     assert await first.get(CHAT, "n") == 200
     assert await second.get(CHAT, "n") == 200
+
+
+async def test_two_sqlite_stores_creating_one_file_at_once_both_work(tmp_path: Path) -> None:
+    """Two processes starting together on a new state file: SQLite refused one of them at once ("database is
+    locked") while both switched it to WAL — about one start in three."""
+    for race in range(20):
+        path = tmp_path / f"state-{race}.db"
+        first, second = SqliteStore(path), SqliteStore(path)
+        await asyncio.gather(first.set(CHAT, "by", "first"), second.set(CHAT, "also", "second"))
+        assert await first.items(CHAT) == {"by": "first", "also": "second"}
+        await first.close()
+        await second.close()
 
 
 async def test_delete_and_clear(store: StateStore) -> None:
