@@ -16,7 +16,7 @@ _warned: set[str] = set()
 
 
 def local_file(name: str, *, former: str | None = None) -> str:
-    """The relative path ``.linqbot/<name>``, its folder created.
+    """The relative path ``.linqbot/<name>``; nothing is created (the store that writes the file makes the folder).
 
     ``former`` is where an earlier linqbot kept this file in the working folder: while that file exists and the new
     one does not, it is used where it is (with a warning, once, saying how to move it), so an upgrade loses no data.
@@ -36,5 +36,4 @@ def local_file(name: str, *, former: str | None = None) -> str:
                 path,
             )
         return former
-    path.parent.mkdir(exist_ok=True)
     return path.as_posix()

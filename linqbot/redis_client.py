@@ -63,6 +63,14 @@ def masked_key(key: str) -> str:
     return _HANDLE.sub(lambda found: mask_handle(found.group()), key)
 
 
+def redis_said(error: BaseException) -> str:
+    """What Redis answered, fit for a log line or an error message: handles masked, and without the command
+    redis-py quotes before a pipeline's error (its keys and the values written)."""
+    text = str(error)
+    _, quoted, answer = text.partition(" of pipeline caused error: ")
+    return masked_key(answer if quoted else text)
+
+
 FIRST_BACKOFF, MAX_BACKOFF = 0.05, 2.0
 
 

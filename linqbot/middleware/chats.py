@@ -320,9 +320,9 @@ class Directory:
         return await (reads or self.store).get(reputation_key(line)) or HEALTHY
 
     async def set_line(self, line: str, *, reputation: str | None = None, status: str | None = None) -> None:
-        """Record what Linq reports of a line. ``status`` ACTIVE means it may send again: a cached 2027 refusal is
-        forgotten at once instead of when its time is up; FLAGGED is only logged (Linq's next 2027 is what holds
-        sends, so a flag that limits nothing costs no message)."""
+        """Record what Linq reports of a line. ``status`` is a change of its status: to ACTIVE means it may send
+        again, so a cached 2027 refusal is forgotten at once instead of when its time is up; to FLAGGED is only logged
+        (Linq's next 2027 is what holds sends, so a flag that limits nothing costs no message)."""
         if reputation:
             await self.store.set(reputation_key(line), reputation.upper())
         if status and status.upper() == "ACTIVE":

@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 
 from linqbot.middleware.errors import SafeguardHold
 from linqbot.middleware.store import SafeguardStoreUnavailable
-from linqbot.redis_client import connect, is_transient, masked_key, ride_out
+from linqbot.redis_client import connect, is_transient, masked_key, redis_said, ride_out
 
 T = TypeVar("T")
 
@@ -110,13 +110,14 @@ class RedisSafeguardStore:
         try:
             return await ride_out(call, patience=self.patience, log=log, who="safeguards")
         except (RedisError, OSError) as exc:
+            said = redis_said(exc)
             if not is_transient(exc):
-                message = f"the safeguards' Redis refused {command} on {masked_key(key)}: {exc}; nothing was sent"
+                message = f"the safeguards' Redis refused {command} on {masked_key(key)}: {said}; nothing was sent"
                 log.error("%s (%s: a retry cannot fix this)", message, type(exc).__name__)
-                raise SafeguardStoreRefused(message) from exc
+                raise SafeguardStoreRefused(message) from None
             raise SafeguardStoreUnavailable(
-                f"the safeguards' Redis is unreachable ({type(exc).__name__}: {exc}); nothing was sent"
-            ) from exc
+                f"the safeguards' Redis is unreachable ({type(exc).__name__}: {said}); nothing was sent"
+            ) from None
 
     def _window(self, key: str) -> str:
         return f"{self.prefix}w:{key}"

@@ -99,7 +99,9 @@ class Tracking:
             await self._answered(ctx.sender, reads)
         elif isinstance(event, PhoneNumberStatusEvent):
             change = event.status_change
-            await directory.set_line(change.phone_number, reputation=change.new_reputation, status=change.new_status)
+            # a status change only: the same event also reports reputation-only changes
+            moved = change.new_status if change.new_status != change.previous_status else None
+            await directory.set_line(change.phone_number, reputation=change.new_reputation, status=moved)
 
     @staticmethod
     async def _answered(handle: str, reads: Reads) -> None:

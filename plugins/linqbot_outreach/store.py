@@ -23,7 +23,8 @@ from linqbot_outreach.recipients import Recipient
 
 DB_ENV = "LINQBOT_OUTREACH_DB"
 DEFAULT_DB = f"{FOLDER}/outreach.sqlite3"
-"""Relative to the directory the bot and ``linqbot outreach`` run from, so both find the same campaigns."""
+"""Relative to the directory the bot and ``linqbot outreach`` run from, so both find the same campaigns.
+`resolve_db` gives it, or the file an earlier version kept (`FORMER_DB`) while that exists."""
 FORMER_DB = "linqbot-outreach.sqlite3"
 """Where linqbot kept campaigns before they moved into ``.linqbot/``; still used while it exists."""
 

@@ -33,7 +33,8 @@ from linqbot_scheduler.runlog import RedisRunLog, RunLog, SqlRunLog
 
 URL_ENV = "LINQBOT_SCHEDULER_URL"
 DEFAULT_URL = f"sqlite:///{FOLDER}/jobs.sqlite3"
-"""Relative to the directory the bot is started from — the same place as its ``.env`` and ``linqbot jobs``."""
+"""Relative to the directory the bot is started from — the same place as its ``.env`` and ``linqbot jobs``.
+`resolve_url` gives it, or the file an earlier version kept (`FORMER_FILE`) while that exists."""
 FORMER_FILE = "linqbot-jobs.sqlite3"
 """Where linqbot kept the jobs before they moved into ``.linqbot/``; still used while it exists."""
 MEMORY_URL = "memory://"
@@ -113,12 +114,23 @@ class SqlBackend(Backend):
     def exists(self) -> bool:
         if self.url == MEMORY_URL:
             return False
+        file = self._sqlite_file()
+        return file is None or file.exists()
+
+    def _sqlite_file(self) -> Path | None:
+        """The SQLite file the URL names; None for other databases and in-memory ones."""
+        if self.url == MEMORY_URL:
+            return None
         parsed = make_url(self.url)
         if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-            return True
-        return Path(parsed.database).exists()
+            return None
+        return Path(parsed.database)
 
     def job_store(self) -> BaseJobStore:
+        """The bot's job store; an SQLite file's folder is made here (``.linqbot/`` by default), where it is needed."""
+        file = self._sqlite_file()
+        if file is not None:
+            file.parent.mkdir(parents=True, exist_ok=True)
         return SqlJobStore(engine=self.engine, tablename=JOBS_TABLE)
 
     def run_log(self) -> RunLog:

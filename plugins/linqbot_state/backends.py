@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from linqbot.local_files import FOLDER, local_file
@@ -16,14 +17,18 @@ from linqbot_state.store import Clock, StateStore, StateStoreError
 
 URL_SETTING = "LINQBOT_STATE_URL"
 DEFAULT_URL = f"sqlite:///{FOLDER}/state.db"
-"""Where ``linqbot run`` keeps state unless ``LINQBOT_STATE_URL`` says otherwise (relative to the working folder)."""
+"""Where ``linqbot run`` keeps state unless ``LINQBOT_STATE_URL`` says otherwise (relative to the working folder).
+`default_url` gives it, or the file an earlier version kept (`FORMER_FILE`) while that exists."""
 FORMER_FILE = "linqbot-state.db"
 """Where linqbot kept state before it moved into ``.linqbot/``; still used while it exists."""
 
 
 def default_url() -> str:
-    """`DEFAULT_URL`, its folder created — or the file an earlier linqbot kept, while it exists."""
-    return f"sqlite:///{local_file('state.db', former=FORMER_FILE)}"
+    """`DEFAULT_URL`, its folder created (the store only checks a folder exists) — or the file an earlier linqbot
+    kept, while it exists."""
+    path = Path(local_file("state.db", former=FORMER_FILE))
+    path.parent.mkdir(exist_ok=True)
+    return f"sqlite:///{path.as_posix()}"
 
 
 Factory = Callable[..., StateStore]

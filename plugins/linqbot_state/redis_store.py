@@ -87,20 +87,24 @@ class RedisStore(StateStore):
         if self._owns_client:
             await self._redis.aclose()
 
-    async def _call(self, command: str, key: str, call: Callable[[], Awaitable[T]]) -> T:
-        """Run ``call`` (``command`` on ``key``), riding out an unreachable Redis for up to ``patience`` seconds."""
+    async def _call(self, command: str, key: str, call: Callable[[], Awaitable[T]], patience: float | None = None) -> T:
+        """Run ``call`` (``command`` on ``key``), riding out an unreachable Redis for up to ``patience`` seconds (the
+        store's by default)."""
         from redis.exceptions import RedisError
 
-        from linqbot.redis_client import is_transient, masked_key, ride_out
+        from linqbot.redis_client import is_transient, masked_key, redis_said, ride_out
 
+        patience = self.patience if patience is None else patience
         try:
-            return await ride_out(call, patience=self.patience, log=log, who="state")
+            return await ride_out(call, patience=patience, log=log, who="state")
         except (RedisError, OSError) as exc:
+            said = redis_said(exc)
             if not is_transient(exc):
-                raise StateStoreError(f"the state store's Redis refused {command} on {masked_key(key)}: {exc}") from exc
+                message = f"the state store's Redis refused {command} on {masked_key(key)}: {said}"
+                raise StateStoreError(message) from None
             raise StateStoreUnavailable(
-                f"the state store's Redis is unreachable ({type(exc).__name__}: {exc}) after {self.patience:g} s"
-            ) from exc
+                f"the state store's Redis is unreachable ({type(exc).__name__}: {said}) after {self.patience:g} s"
+            ) from None
 
     async def _read(self, scope: str) -> str | None:
         key = self._key(scope)
@@ -109,15 +113,22 @@ class RedisStore(StateStore):
 
     async def _transact(self, scope: str, change: Callable[[str | None], Write]) -> None:
         key = self._key(scope)
+        deadline = time.monotonic() + self.patience  # writers queued behind an outage give up together
         async with self._turn(key):
-            await self._call("a write", key, lambda: self._write(key, change))
+            left = max(0.0, deadline - time.monotonic())
+            await self._call("a write", key, lambda: self._write(key, change), left)
 
     async def _write(self, key: str, change: Callable[[str | None], Write]) -> None:
-        """WATCH, compute, MULTI/EXEC until no other writer got in between. Safe to repeat up to the EXEC; a
-        connection lost during the EXEC raises `StateStoreUnavailable`, which is not retried."""
-        from redis.exceptions import RedisError, WatchError
+        """WATCH, compute, MULTI/EXEC until no other writer got in between.
 
-        from linqbot.redis_client import is_transient, masked_key
+        A connection lost before the EXEC is raised for `ride_out` to retry (nothing was written); one lost during
+        the EXEC raises `StateStoreUnavailable`, not retried: the write may have been applied, and an update like a
+        counter must not be applied twice. Redis refusing the EXEC (``READONLY`` from a demoted primary) applied
+        nothing either, and is retried like any transient error.
+        """
+        from redis.exceptions import WatchError
+
+        from linqbot.redis_client import masked_key
 
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
@@ -134,19 +145,20 @@ class RedisStore(StateStore):
                         pipe.set(key, text, px=max(1, math.ceil((expires_at - self.clock()) * 1000)))
                     try:
                         await pipe.execute()
-                    except (RedisError, OSError) as exc:
-                        # redis-py reports a connection lost during a watched EXEC as a WatchError raised while
-                        # handling it, as if another writer had got in first: that one is no conflict to recompute.
-                        lost = exc.__context__ if isinstance(exc, WatchError) else exc
-                        if not isinstance(lost, RedisError | OSError) or not is_transient(lost):
+                    except Exception as exc:
+                        lost = _connection_lost(exc)
+                        if lost is None:
                             raise
                         raise StateStoreUnavailable(
                             f"the state store's Redis connection broke while writing {masked_key(key)} "
                             f"({type(lost).__name__}): the write may or may not have been applied"
-                        ) from exc
+                        ) from None
                     return
-                except WatchError:
-                    continue
+                except WatchError as conflict:
+                    lost = _connection_lost(conflict)
+                    if lost is not None:
+                        raise lost from None  # before the EXEC: nothing written, so ride_out may retry
+                    continue  # another writer got in first: compute again from what it wrote
 
     @asynccontextmanager
     async def _turn(self, key: str) -> AsyncIterator[None]:
@@ -167,3 +179,15 @@ class RedisStore(StateStore):
     async def _drop(self, scope: str) -> None:
         key = self._key(scope)
         await self._call("DEL", key, lambda: self._redis.delete(key))
+
+
+def _connection_lost(error: BaseException) -> BaseException | None:
+    """The connection failure behind ``error``, if any: ``error`` itself, or the one redis-py reports as a
+    WatchError raised while handling it (as if another writer had got in first). A real conflict's WatchError is
+    raised ``from None``."""
+    from redis.exceptions import ConnectionError, TimeoutError, WatchError
+
+    if isinstance(error, WatchError):
+        context = None if error.__suppress_context__ else error.__context__
+        return context if isinstance(context, ConnectionError | TimeoutError | OSError) else None
+    return error if isinstance(error, ConnectionError | TimeoutError | OSError) else None

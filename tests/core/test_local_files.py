@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from linqbot_outreach.store import resolve_db
-from linqbot_scheduler.store import resolve_url
+from linqbot_scheduler.store import open_backend, resolve_url
 from linqbot_state import SqliteStore, runtime_of
 
 from linqbot import Bot
@@ -31,13 +31,14 @@ def state_store() -> SqliteStore:
     return store
 
 
-def test_every_default_file_is_in_the_dot_linqbot_folder(tmp_path: Path) -> None:
+def test_every_default_file_is_in_the_dot_linqbot_folder_made_only_by_the_store_that_writes(tmp_path: Path) -> None:
     assert DEFAULT_FILE_URL == "sqlite:///.linqbot/inbox.db"
     assert resolve_url() == "sqlite:///.linqbot/jobs.sqlite3"
     assert resolve_db() == Path(".linqbot/outreach.sqlite3")
+    assert not (tmp_path / ".linqbot").exists(), "looking a default up creates nothing (a read-only folder is fine)"
+    open_backend(resolve_url()).job_store()  # what the scheduler does on start; its file comes with the first job
+    assert (tmp_path / ".linqbot").is_dir()
     assert state_store().path == ".linqbot/state.db"
-    assert (tmp_path / ".linqbot").is_dir(), "made for them, so an SQLite file can be created there"
-    assert not list((tmp_path / ".linqbot").iterdir()), "no file before something is stored"
 
 
 async def test_files_an_earlier_version_kept_are_used_where_they_are_with_one_warning_each(

@@ -24,3 +24,10 @@ def test_every_package_and_top_level_module_is_on_the_map() -> None:
     listed = {p for p in parts if p.is_dir() and (p / "__init__.py").exists()} | {p for p in parts if p.suffix == ".py"}
     absent = sorted(p.name for p in listed if f"linqbot/{p.name}{'/' if p.is_dir() else ''}" not in NAMED)
     assert not absent, f"linqbot/ parts missing from docs/architecture.md: {absent}"
+
+
+def test_every_first_party_plugin_is_on_the_map() -> None:
+    plugins = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "__init__.py").exists())
+    assert plugins, "no plugins found"
+    absent = [name for name in plugins if f"`{name}`" not in MAP]
+    assert not absent, f"plugins missing from docs/architecture.md: {absent}"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from linqbot import Bot
 from linqbot.middleware import Safeguards
 from linqbot.redact import mask_handle
 from linqbot.testing import simulate
-from tests.durability.conftest import RedisServer, poll_until
+from tests.durability.conftest import RedisServer, free_port, poll_until
 
 pytestmark = pytest.mark.usefixtures("linq_env")
 
@@ -79,6 +80,47 @@ async def test_a_key_another_tool_wrote_is_refused_at_once_naming_it_with_handle
         assert not isinstance(refused.value, StateStoreUnavailable)
         assert "refused" in message and "WRONGTYPE" in message
         assert mask_handle(ANN) in message and ANN not in message and ANN not in caplog.text
+    await store.close()
+
+
+async def test_a_refused_write_names_neither_the_number_nor_the_value(redis_server: RedisServer) -> None:
+    store = RedisStore(redis_server.url)
+    with redis.Redis.from_url(redis_server.url) as admin:
+        admin.config_set("maxmemory", 1)  # every write now answers OOM
+        with pytest.raises(StateStoreError) as refused:
+            await asyncio.wait_for(store.person(ANN).set("secret", "s3cr3t-value"), 5)  # refused, not retried
+        admin.config_set("maxmemory", 0)
+    message = str(refused.value)
+    assert "maxmemory" in message and mask_handle(ANN) in message
+    assert ANN not in message and "s3cr3t-value" not in message, "redis-py quotes the command: not passed on"
+    assert refused.value.__cause__ is None and refused.value.__suppress_context__, "nor in a traceback"
+    await store.close()
+
+
+async def test_a_write_during_a_failover_waits_for_a_writable_primary(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = RedisStore(redis_server.url)
+    with redis.Redis.from_url(redis_server.url) as admin:
+        admin.replicaof("127.0.0.1", free_port())  # demoted: the write's EXEC is refused with READONLY
+        write = asyncio.ensure_future(store.update("chat:c1", lambda state: {"n": state.get("n", 0) + 1}))
+        await poll_until(lambda: "ReadOnlyError" in caplog.text, 10, "the write meets READONLY")
+        assert not write.done()
+        admin.replicaof("NO", "ONE")  # promoted again, as a failover's new primary
+    assert await asyncio.wait_for(write, 20) == {"n": 1}, "applied once: a refused EXEC wrote nothing"
+    await store.close()
+
+
+async def test_writers_queued_behind_an_outage_give_up_together(redis_server: RedisServer) -> None:
+    store = RedisStore(redis_server.url, patience=1.0)
+    await store.set("chat:c1", "n", 0)
+    redis_server.stop()
+    started = time.monotonic()
+    writes = [store.set("chat:c1", "n", n) for n in range(3)]  # one at a time: they queue for the key
+    outcomes = await asyncio.gather(*writes, return_exceptions=True)
+    assert all(isinstance(outcome, StateStoreUnavailable) for outcome in outcomes)
+    assert time.monotonic() - started < 2.5, "each waited out the same patience, not one after another (3 s)"
+    redis_server.start()
     await store.close()
 
 
