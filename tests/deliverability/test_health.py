@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
 from linqbot import Context
 from linqbot.emulator import Emulator
+from linqbot.events import parse_event
 from linqbot.middleware import ChatHealthHold, Health, LineHold
 from linqbot.outbound.errors import LineIneligible
 from linqbot.testing import simulate
@@ -108,6 +110,24 @@ async def test_linqs_2027_is_remembered_so_an_ineligible_line_is_not_hammered() 
         await h.advance(sim, 301)
         sim.emulator.set_line_status(sim.emulator.line, status="ACTIVE")
         await h.bot.send("+15550100003", "hi")
+
+
+async def test_a_reputation_only_status_event_keeps_a_cached_2027() -> None:
+    """``phone_number.status_updated`` also reports reputation-only changes, its status unchanged (here a late
+    delivery still saying ACTIVE): only a change of status to ACTIVE ends a cached 2027."""
+    h = harness()
+    async with simulate(h.bot) as sim:
+        line = sim.emulator.line
+        sim.emulator.set_line_status(line, status="FLAGGED")
+        await sim.idle()
+        with pytest.raises(LineIneligible):
+            await h.bot.send("+15550100002", "hi")
+        data = {"phone_number": line, "previous_status": "ACTIVE", "new_status": "ACTIVE", "new_reputation": "AT_RISK"}
+        envelope = {"event_type": "phone_number.status_updated", "event_id": "evt-late", "data": data}
+        await h.bot.process(parse_event(json.dumps(envelope).encode()))
+        with pytest.raises(LineIneligible, match="cached"):
+            await h.bot.send("+15550100003", "hi")
+        assert len(h.ops("create_chat")) == 1, "the refusal was not forgotten: no second request"
 
 
 async def test_linq_reporting_the_line_active_ends_a_cached_2027_at_once(caplog: pytest.LogCaptureFixture) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -139,4 +140,26 @@ async def test_a_write_cut_off_during_its_exec_is_reported_not_repeated(redis_se
     assert computed == [1], "not retried: a counter must not be bumped twice"
     redis_server.start()
     assert await store.get("chat:c1", "count") == 1
+    await store.close()
+
+
+async def test_a_real_conflict_met_inside_a_handlers_except_block_is_computed_again(redis_server: RedisServer) -> None:
+    """redis-py raises a real WATCH conflict ``from None``: the exception the handler is handling is no lost
+    connection, so the update is recomputed from what the other writer wrote, not reported as cut off."""
+    store = RedisStore(redis_server.url)
+    computed: list[dict[str, Any]] = []
+
+    def add_mine(state: dict[str, Any]) -> dict[str, Any]:
+        computed.append(dict(state))
+        if len(computed) == 1:  # another process writes between this update's read and its EXEC
+            with redis.Redis.from_url(redis_server.url) as other:
+                other.set(f"{store.prefix}chat:c1", json.dumps({"theirs": [1, None]}))
+        return {**state, "mine": 2}
+
+    try:
+        raise OSError("the handler's own failure, being handled")
+    except OSError:
+        result = await store.update("chat:c1", add_mine)
+    assert computed == [{}, {"theirs": 1}] and result == {"theirs": 1, "mine": 2}
+    assert await store.items("chat:c1") == {"theirs": 1, "mine": 2}
     await store.close()
