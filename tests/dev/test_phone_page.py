@@ -177,7 +177,9 @@ async def test_a_group_of_simulated_people(browser: Browser, sim: Simulation, ph
     assert sorted(groups[0]["handles"]) == ["+15550100001", "+15550100002", "+15550100009"]
 
     await page.locator("#people button", has_text="+15550100002").click()
-    await page.locator("#chats button", has_text="Group").click()
+    their_group = page.locator("#chats button", has_text="Group: Bot, +15550100001")  # the list as they see it
+    await expect(their_group).to_be_visible(timeout=WAIT_MS)  # not the previous person's list, still on screen
+    await their_group.click()
     await expect(page.locator(".row.from-person .sender", has_text="+15550100001")).to_be_visible(timeout=WAIT_MS)
     await say(page, "me too")
     await expect(page.locator(".row.from-bot .bubble", has_text="echo: me too")).to_be_visible(timeout=WAIT_MS)
