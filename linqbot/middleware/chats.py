@@ -325,9 +325,10 @@ class Directory:
         (Linq's next 2027 is what holds sends, so a flag that limits nothing costs no message)."""
         if reputation:
             await self.store.set(reputation_key(line), reputation.upper())
-        if status and status.upper() == "ACTIVE":
+        status = (status or "").upper()
+        if status == "ACTIVE":
             await self.store.delete(ineligible_key(line))
-        elif status and status.upper() == "FLAGGED":
+        elif status == "FLAGGED":
             log.warning("line %s is FLAGGED by Linq: its sends may be refused (403/2027)", mask_handle(line))
 
     # -- people ------------------------------------------------------------------------------------------------

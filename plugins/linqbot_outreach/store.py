@@ -22,7 +22,8 @@ from linqbot.sqlite_wal import enable_wal
 from linqbot_outreach.recipients import Recipient
 
 DB_ENV = "LINQBOT_OUTREACH_DB"
-DEFAULT_DB = f"{FOLDER}/outreach.sqlite3"
+FILE_NAME = "outreach.sqlite3"
+DEFAULT_DB = f"{FOLDER}/{FILE_NAME}"
 """Relative to the directory the bot and ``linqbot outreach`` run from, so both find the same campaigns.
 `resolve_db` gives it, or the file an earlier version kept (`FORMER_DB`) while that exists."""
 FORMER_DB = "linqbot-outreach.sqlite3"
@@ -57,7 +58,7 @@ CREATE INDEX IF NOT EXISTS recipients_by_handle ON recipients (handle, sent_at);
 
 
 def resolve_db(path: str | Path | None = None) -> Path:
-    return Path(path or os.environ.get(DB_ENV) or local_file("outreach.sqlite3", former=FORMER_DB))
+    return Path(path or os.environ.get(DB_ENV) or local_file(FILE_NAME, former=FORMER_DB))
 
 
 @dataclass(frozen=True)

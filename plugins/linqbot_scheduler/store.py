@@ -32,7 +32,8 @@ from linqbot.sqlite_wal import enable_wal
 from linqbot_scheduler.runlog import RedisRunLog, RunLog, SqlRunLog
 
 URL_ENV = "LINQBOT_SCHEDULER_URL"
-DEFAULT_URL = f"sqlite:///{FOLDER}/jobs.sqlite3"
+FILE_NAME = "jobs.sqlite3"
+DEFAULT_URL = f"sqlite:///{FOLDER}/{FILE_NAME}"
 """Relative to the directory the bot is started from — the same place as its ``.env`` and ``linqbot jobs``.
 `resolve_url` gives it, or the file an earlier version kept (`FORMER_FILE`) while that exists."""
 FORMER_FILE = "linqbot-jobs.sqlite3"
@@ -60,7 +61,7 @@ class JobInfo:
 
 def resolve_url(url: str | None = None) -> str:
     """The job store URL: the argument, else ``LINQBOT_SCHEDULER_URL``, else the default SQLite file."""
-    return url or os.environ.get(URL_ENV) or f"sqlite:///{local_file('jobs.sqlite3', former=FORMER_FILE)}"
+    return url or os.environ.get(URL_ENV) or f"sqlite:///{local_file(FILE_NAME, former=FORMER_FILE)}"
 
 
 def is_redis(url: str) -> bool:

@@ -16,7 +16,8 @@ from linqbot_state.sqlite_store import SqliteStore
 from linqbot_state.store import Clock, StateStore, StateStoreError
 
 URL_SETTING = "LINQBOT_STATE_URL"
-DEFAULT_URL = f"sqlite:///{FOLDER}/state.db"
+FILE_NAME = "state.db"
+DEFAULT_URL = f"sqlite:///{FOLDER}/{FILE_NAME}"
 """Where ``linqbot run`` keeps state unless ``LINQBOT_STATE_URL`` says otherwise (relative to the working folder).
 `default_url` gives it, or the file an earlier version kept (`FORMER_FILE`) while that exists."""
 FORMER_FILE = "linqbot-state.db"
@@ -26,7 +27,7 @@ FORMER_FILE = "linqbot-state.db"
 def default_url() -> str:
     """`DEFAULT_URL`, its folder created (the store only checks a folder exists) — or the file an earlier linqbot
     kept, while it exists."""
-    path = Path(local_file("state.db", former=FORMER_FILE))
+    path = Path(local_file(FILE_NAME, former=FORMER_FILE))
     path.parent.mkdir(exist_ok=True)
     return f"sqlite:///{path.as_posix()}"
 
