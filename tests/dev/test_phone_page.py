@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from linqbot import Bot, Context
 from linqbot.dev import dev_session, phone_url
@@ -186,3 +186,43 @@ async def test_a_group_of_simulated_people(browser: Browser, sim: Simulation, ph
     senders = {m["from"] for m in sim.emulator.messages(chat_id=groups[0]["id"], direction="inbound")}
     assert senders == {"+15550100001", "+15550100002"}
     await page.screenshot(path=str(SCREENSHOTS / "linqbot-dev-group.png"))
+
+
+async def test_a_click_lands_while_messages_arrive(browser: Browser, sim: Simulation, phone_bot: PhoneBot) -> None:
+    """Every change re-renders the page; a button pressed while one arrives must still take the click (it did not when
+    the lists were rebuilt: the button under the mouse was replaced between press and release), and a ticked group box
+    stays ticked."""
+    phone_bot.release.set()
+    page = await open_phone(browser, sim)
+    await say(page, "hello")
+    await expect(bot_bubble(page, "echo: hello")).to_be_visible(timeout=WAIT_MS)
+    dm = sim.emulator.chats()[0]["id"]
+
+    async def press_while_a_message_arrives(button: Locator, text: str, chat_id: str) -> None:
+        box = await button.bounding_box()
+        assert box is not None
+        await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        await page.mouse.down()
+        await sim.emulator.inbound("+15550100001", text, chat_id=chat_id)
+        rendered = page.locator("#chats .sub", has_text=f"echo: {text}")  # the page re-rendered under the mouse
+        await expect(rendered).to_be_visible(timeout=WAIT_MS)
+        await page.mouse.up()
+
+    await page.locator("#new-group summary").click()
+    await page.locator("#group-members input[value='+15550100002']").check()
+    await sim.emulator.inbound("+15550100001", "group hi", group=["+15550100002"])
+    group = page.locator("#chats button", has_text="Group")
+    await expect(group.locator(".sub")).to_have_text("echo: group hi", timeout=WAIT_MS)
+    await expect(page.locator("#group-members input[value='+15550100002']")).to_be_checked()
+
+    await press_while_a_message_arrives(group, "in the dm", dm)
+    await expect(page.locator("#chat-title")).to_contain_text("Group", timeout=WAIT_MS)
+    group_id = next(c["id"] for c in sim.emulator.chats() if c["is_group"])
+    await press_while_a_message_arrives(page.locator("#chats button").first, "in the group", group_id)
+    await expect(page.locator("#chat-title")).to_have_text("Bot", timeout=WAIT_MS)
+
+    await page.locator("#new-person").fill("+15550100009")
+    await page.locator("#add-person button").click()
+    await press_while_a_message_arrives(page.locator("#people button", has_text="+15550100009"), "again", dm)
+    await expect(page.locator("#people button[aria-current='true']")).to_have_text("+15550100009", timeout=WAIT_MS)
+    await expect(page.locator(".empty")).to_contain_text("You are +15550100009")

@@ -194,6 +194,36 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// The lists are kept, not rebuilt: rebuilding them on every change replaced the button under the mouse between
+// press and release (the click was lost while messages arrived) and unticked the group boxes being ticked.
+function syncList(list, entries, render) {
+  const kept = new Map([...list.children].map((node) => [node.dataset.key, node]));
+  const nodes = entries.map((entry) => {
+    const node = render(entry, kept.get(entry.key));
+    node.dataset.key = entry.key;
+    return node;
+  });
+  if (nodes.length !== list.children.length || nodes.some((node, i) => node !== list.children[i])) {
+    list.replaceChildren(...nodes);
+  }
+}
+
+function listButton({ label, sub, current }, kept, onclick) {
+  const item = kept || el("li", {}, el("button", { type: "button" }, el("span", { class: "label" })));
+  const button = item.firstChild;
+  button.onclick = onclick;
+  button.setAttribute("aria-current", String(current));
+  setText(button.querySelector(".label"), label);
+  const subline = button.querySelector(".sub");
+  if (sub === undefined) subline?.remove();
+  else setText(subline || button.appendChild(el("span", { class: "sub" })), sub);
+  return item;
+}
+
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 function chatsOf(handle) {
   return [...state.chats.values()].filter((c) => c.handles.includes(handle));
 }
@@ -221,13 +251,10 @@ function render() {
 }
 
 function renderPeople() {
-  $("people").replaceChildren(...state.people.map((handle) => {
-    const button = el("button", { type: "button", "aria-current": String(handle === state.me) }, handle);
-    button.onclick = () => holdPhone(handle);
-    return el("li", {}, button);
-  }));
-  $("group-members").replaceChildren(...state.people.filter((h) => h !== state.me).map((handle) =>
-    el("label", {}, el("input", { type: "checkbox", value: handle }), ` ${handle}`)));
+  syncList($("people"), state.people.map((handle) => ({ key: handle, label: handle, current: handle === state.me })),
+    (entry, kept) => listButton(entry, kept, () => holdPhone(entry.key)));
+  syncList($("group-members"), state.people.filter((h) => h !== state.me).map((handle) => ({ key: handle })),
+    (entry, kept) => kept || el("label", {}, el("input", { type: "checkbox", value: entry.key }), ` ${entry.key}`));
 }
 
 function chatLabel(chat) {
@@ -237,20 +264,18 @@ function chatLabel(chat) {
 
 function renderChats() {
   const shown = currentChatId();
-  const items = chatsOf(state.me).map((chat) => {
+  const entries = chatsOf(state.me).map((chat) => {
     const last = [...state.messages.values()].filter((m) => m.chat_id === chat.id).at(-1);
-    const button = el("button", { type: "button", "aria-current": String(chat.id === shown) },
-      chatLabel(chat), el("span", { class: "sub" }, last ? preview(last) : ""));
-    button.onclick = () => { state.current = { chatId: chat.id }; hideTapbacks(); render(); };
-    return el("li", {}, button);
+    return { key: chat.id, label: chatLabel(chat), sub: last ? preview(last) : "", current: chat.id === shown };
   });
   if (!chatsOf(state.me).some((c) => !c.is_group)) {
-    const button = el("button", { type: "button", "aria-current": String(!state.current) }, "Bot",
-      el("span", { class: "sub" }, "new conversation"));
-    button.onclick = () => { state.current = null; render(); };
-    items.unshift(el("li", {}, button));
+    entries.unshift({ key: "", label: "Bot", sub: "new conversation", current: !state.current });
   }
-  $("chats").replaceChildren(...items);
+  syncList($("chats"), entries, (entry, kept) => listButton(entry, kept, () => {
+    state.current = entry.key ? { chatId: entry.key } : null;
+    hideTapbacks();
+    render();
+  }));
 }
 
 function renderHeader() {
@@ -268,32 +293,42 @@ function renderThread() {
   const thread = $("thread");
   const messages = chatId ? [...state.messages.values()].filter((m) => m.chat_id === chatId) : [];
   const chat = chatId ? state.chats.get(chatId) : null;
-  const rows = messages.map((m, i) => messageRow(m, messages[i - 1], chat));
   const lastMine = [...messages].reverse().find((m) => m.from === state.me);
-  if (lastMine && messages.at(-1) === lastMine) {
-    const row = rows[messages.indexOf(lastMine)];
-    row.append(el("div", { class: "receipt", "data-testid": "receipt" }, lastMine.status === "read" ? "Read" : "Delivered"));
-  }
-  if (chatId && state.typing.get(chatId)?.has(state.line)) {
-    rows.push(el("div", { class: "row from-them typing", id: "typing-indicator", "aria-label": "Bot is typing" },
-      el("div", { class: "bubble" }, el("span", { class: "dot" }), el("span", { class: "dot" }), el("span", { class: "dot" }))));
-  }
-  if (!rows.length) rows.push(el("p", { class: "empty" }, `You are ${state.me}.`, el("br"), "Say hi to the bot 👋"));
+  const receiptOn = lastMine && messages.at(-1) === lastMine ? lastMine : null;
+  const entries = messages.map((m, i) => {
+    const sender = chat?.is_group && m.from !== state.me && messages[i - 1]?.from !== m.from;
+    const receipt = m === receiptOn ? (m.status === "read" ? "Read" : "Delivered") : "";
+    return { key: m.id, message: m, sender, receipt, look: JSON.stringify([state.me, m, sender, receipt]) };
+  });
+  if (chatId && state.typing.get(chatId)?.has(state.line)) entries.push({ key: "typing", look: "" });
+  if (!entries.length) entries.push({ key: `empty ${state.me}`, look: "" });
   const atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
-  thread.replaceChildren(...rows);
+  syncList(thread, entries, (entry, kept) => {
+    if (kept?.dataset.look === entry.look) return kept;  // unchanged: the same node, so a tap on it is not lost
+    const row = entry.message ? messageRow(entry) : entry.key === "typing" ? typingRow() : emptyRow();
+    row.dataset.look = entry.look;
+    return row;
+  });
   if (atBottom || lastMine === messages.at(-1)) thread.scrollTop = thread.scrollHeight;
 }
 
-function messageRow(message, previous, chat) {
+function typingRow() {
+  return el("div", { class: "row from-them typing", id: "typing-indicator", "aria-label": "Bot is typing" },
+    el("div", { class: "bubble" }, el("span", { class: "dot" }), el("span", { class: "dot" }), el("span", { class: "dot" })));
+}
+
+function emptyRow() {
+  return el("p", { class: "empty" }, `You are ${state.me}.`, el("br"), "Say hi to the bot 👋");
+}
+
+function messageRow({ message, sender, receipt }) {
   const mine = message.from === state.me;
   const fromBot = message.from === state.line;
   const classes = ["row", mine ? "from-me" : "from-them", fromBot ? "from-bot" : "from-person"];
   if (message.effect?.type === "bubble") classes.push(`fx-${message.effect.name}`);
   if (message.reactions.length) classes.push("has-tapbacks");
   const row = el("div", { class: classes.join(" "), "data-message-id": message.id });
-  if (chat?.is_group && !mine && previous?.from !== message.from) {
-    row.append(el("div", { class: "sender" }, fromBot ? "Bot" : message.from));
-  }
+  if (sender) row.append(el("div", { class: "sender" }, fromBot ? "Bot" : message.from));
   const bubble = el("div", { class: message.status === "failed" ? "bubble failed" : "bubble" }, ...partsOf(message));
   if (!mine) bubble.onclick = () => showTapbacks(message.id);
   if (message.reactions.length) {
@@ -308,6 +343,7 @@ function messageRow(message, previous, chat) {
     row.append(el("div", { class: "effect-note", "data-effect": message.effect.name }, `sent with ${message.effect.name} ✨`));
   }
   if (message.status === "failed") row.append(el("div", { class: "receipt" }, `Not delivered (${message.failed_code})`));
+  if (receipt) row.append(el("div", { class: "receipt", "data-testid": "receipt" }, receipt));
   return row;
 }
 
