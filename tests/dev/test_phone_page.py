@@ -79,7 +79,7 @@ async def say(page: Page, text: str) -> None:
     await page.locator("#text").press("Enter")
 
 
-def bot_bubble(page: Page, text: str) -> object:
+def bot_bubble(page: Page, text: str) -> Locator:
     return page.locator(".row.from-bot .bubble", has_text=text)
 
 
