@@ -29,7 +29,7 @@ from linqbot.inbox import DEFAULT_FILE_URL, Inbox, InboxStore, Leadership, Statu
 from linqbot.middleware import Safeguards, install_safeguards
 from linqbot.observability import Metrics, configure_logging
 from linqbot.outbound import LinqClient, OutboundChain, RetryPolicy, build_message
-from linqbot.plugins import PluginManager
+from linqbot.plugins import PluginError, PluginManager
 from linqbot.webhook.app import build_app
 from linqbot.webhook.signature import Verifier
 
@@ -102,7 +102,20 @@ class Bot(Router):
         self._install_plugins()
 
     def _install_plugins(self) -> None:
-        """Let plugins extend the bot; hooks nobody implements add nothing to the per-event path."""
+        """Let plugins extend the bot; hooks nobody implements add nothing to the per-event path.
+
+        A plugin that raises here stops ``Bot()`` with a `PluginError` naming it: skipping a plugin that is half set
+        up (some of its handlers registered) would run a bot nobody asked for.
+        """
+        try:
+            self._extend_by_plugins()
+        except Exception as exc:
+            culprit = self.plugins.blame(exc)
+            if culprit is None:
+                raise
+            raise PluginError(culprit, exc) from exc
+
+    def _extend_by_plugins(self) -> None:
         plugins = self.plugins
         plugins.hook.linqbot_setup(bot=self)
         for router in plugins.collect("linqbot_routers", bot=self):

@@ -11,6 +11,7 @@ import importlib
 import inspect
 import logging
 import os
+import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -26,6 +27,14 @@ ENTRY_POINT_GROUP = "linqbot"
 hookimpl = pluggy.HookimplMarker("linqbot")
 
 PluginChoice = str | object
+
+
+class PluginError(Exception):
+    """A loaded plugin raised while setting up a bot; names the plugin (its exception is the cause)."""
+
+    def __init__(self, plugin: str, error: Exception) -> None:
+        super().__init__(f"plugin {plugin} failed while setting up the bot: {type(error).__name__}: {error}")
+        self.plugin = plugin
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,17 @@ class PluginManager:
             if unknown:
                 self.pm.unregister(plugin)
                 self._fail(label, LookupError(f"implements unknown hook(s) {', '.join(unknown)}"))
+
+    def blame(self, error: Exception) -> str | None:
+        """The plugin whose hook implementation ``error`` was raised in, if any (pluggy re-raises it unnamed)."""
+        owners = {
+            impl.function.__code__: impl.plugin_name
+            for _, plugin in self.pm.list_name_plugin()
+            for caller in self.pm.get_hookcallers(plugin) or []
+            for impl in caller.get_hookimpls()
+        }
+        frames = [frame.f_code for frame, _ in traceback.walk_tb(error.__traceback__)]
+        return next((owners[code] for code in frames if code in owners), None)
 
     def implemented(self, hook_name: str) -> bool:
         """Whether any loaded plugin implements ``hook_name`` (so unused hooks cost nothing per event)."""

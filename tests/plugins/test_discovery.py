@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from linqbot import Bot, Context
+from linqbot import Bot, Context, Router
 from linqbot.cli import main
-from linqbot.plugins import PluginManager, hookimpl
+from linqbot.plugins import PluginError, PluginManager, hookimpl
 from linqbot.testing import simulate
 
 pytestmark = pytest.mark.usefixtures("linq_env")
@@ -111,6 +111,52 @@ async def test_broken_plugins_are_reported_by_name_and_the_bot_still_answers(
         user = sim.user(PERSON)
         await user.send("/ping")
         assert (await user.expect_reply()).text == "pong"
+
+
+SETUP_FAILURES = {
+    "setup_raises": """
+        from linqbot.plugins import hookimpl
+
+        @hookimpl
+        def linqbot_setup(bot):
+            raise KeyError("MY_PLUGIN_TOKEN")
+    """,
+    "routers_raise": """
+        from linqbot.plugins import hookimpl
+
+        def build():
+            raise ValueError("no such template")
+
+        @hookimpl
+        def linqbot_routers(bot):
+            return build()
+    """,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SETUP_FAILURES))
+def test_a_plugin_raising_while_setting_up_stops_the_bot_naming_it(
+    plugin_module: Callable[[str, str], str], name: str
+) -> None:
+    module = plugin_module(name, SETUP_FAILURES[name])
+    with pytest.raises(PluginError) as raised:
+        Bot(env_file=None, plugins=f"commands,+{module}")
+    assert raised.value.plugin == module
+    assert str(raised.value).startswith(f"plugin {module} failed while setting up the bot: ")
+    assert isinstance(raised.value.__cause__, (KeyError, ValueError))
+
+
+def test_an_error_outside_plugin_code_is_not_blamed_on_a_plugin() -> None:
+    class ReturnsARouterTwice:
+        def __init__(self) -> None:
+            self.router = Router("shared")
+
+        @hookimpl
+        def linqbot_routers(self, bot: Bot) -> list[Router]:
+            return [self.router, self.router]
+
+    with pytest.raises(ValueError, match="already included"):
+        Bot(env_file=None, plugins=[ReturnsARouterTwice()])
 
 
 def test_the_cli_lists_loaded_plugins_with_their_hooks_and_failures(
