@@ -1,4 +1,5 @@
-"""A friendly echo bot: it reads your message, hearts it, types for a moment, and says it back.
+"""A friendly echo bot: it reads your message, likes it (👍), types for a moment, and says it back.
+Pictures get a heart (❤️) and a compliment instead.
 
 Try it on the phone simulator:   linqbot dev examples/echo_bot.py
 or headless:                     linqbot dev examples/echo_bot.py --say "hello" --say "congrats!"
