@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from linqbot.dispatch.filters import Filter, Predicate, build_filters
+from linqbot.dispatch.filters import Filter, Predicate, build_filters, register_filter
 from linqbot.dispatch.middleware import MiddlewareManager
 
 if TYPE_CHECKING:
@@ -116,6 +116,9 @@ class ReconciledGate:
         return self.accept or not is_late(ctx)
 
 
+register_filter("reconciled", ReconciledGate)
+
+
 def _reaction_type(value: str | Iterable[str]) -> Predicate:
     wanted = frozenset((value,) if isinstance(value, str) else value)
     return lambda ctx: getattr(ctx.event, "reaction", None) is not None and ctx.event.reaction.reaction_type in wanted  # type: ignore[attr-defined]
@@ -211,9 +214,10 @@ class Router:
             group=group,
             service=service,
             has_media=has_media,
+            reconciled=reconciled,
             **more,
         )
-        return self.on_event(MESSAGE_RECEIVED, ReconciledGate(reconciled), *predicates, **keywords)
+        return self.on_event(MESSAGE_RECEIVED, *predicates, **keywords)
 
     def on_reaction(
         self,

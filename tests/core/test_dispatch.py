@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from typing import Any
 
@@ -111,10 +112,13 @@ async def test_sync_and_async_predicates_and_skip() -> None:
     assert await bot.process(message_event("ok")) is UNHANDLED
 
 
-async def test_unknown_filter_fails_at_registration() -> None:
+async def test_unknown_filter_fails_at_registration_naming_every_filter_on_message_takes() -> None:
     bot = make_bot()
-    with pytest.raises(TypeError, match="unknown filter colour="):
+    with pytest.raises(TypeError, match="unknown filter colour=") as raised:
         bot.on_message(colour="red")
+    known = str(raised.value).partition("known filters: ")[2].split(", ")
+    keywords = inspect.signature(Router.on_message).parameters.values()
+    assert {p.name for p in keywords if p.kind is p.KEYWORD_ONLY} <= set(known)  # reconciled was left out
     with pytest.raises(TypeError, match="must be an async function"):
         bot.on_message()(lambda ctx: None)  # type: ignore[arg-type,return-value]
 
