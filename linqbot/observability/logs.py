@@ -73,6 +73,10 @@ def log_handler(fmt: str | None = None, stream: IO[str] | None = None) -> loggin
     return handler
 
 
+QUIET_LOGGERS = ("httpx",)
+"""Libraries that log every API call at INFO: their lines would drown the bot's own."""
+
+
 def configure_logging(level: int = logging.INFO, fmt: str | None = None, stream: IO[str] | None = None) -> None:
     """Log to stderr with the event context, unless the application configured logging itself."""
     root = logging.getLogger()
@@ -80,3 +84,7 @@ def configure_logging(level: int = logging.INFO, fmt: str | None = None, stream:
         return
     root.addHandler(log_handler(fmt, stream))
     root.setLevel(level)
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:  # a level the user set is theirs
+            logger.setLevel(max(level, logging.WARNING))
