@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from linqbot.dispatch.dispatcher import log as dispatch_log
 from linqbot.testing import Simulation
 
 Json = dict[str, Any]
+TYPING = "bot is typing…"
 TAPBACKS = {"love": "❤️", "like": "👍", "dislike": "👎", "laugh": "😂", "emphasize": "‼️", "question": "❓"}
 
 
@@ -41,6 +44,8 @@ async def converse(
 
     user = sim.user(sender)
     changes = sim.emulator.engine.subscribe()
+    errors = HandlerErrors()
+    dispatch_log.addHandler(errors)
     try:
         for text in sayings:
             sent = await user.send(text)
@@ -50,28 +55,52 @@ async def converse(
                 await sim.idle(timeout)
             except TimeoutError:
                 busy = True
-            answered = False
+            answered = typing = False
             while not changes.empty():
                 change = changes.get_nowait()
                 if change["data"].get("chat_id") != sent["chat_id"]:
                     continue
+                reply = change["type"] == "message.created" and change["data"]["direction"] == "outbound"
+                answered |= reply
                 line = describe(sim, change)
-                if line is not None:
-                    say(line)
-                answered |= change["type"] == "message.created" and change["data"]["direction"] == "outbound"
+                if line is None or (line == TYPING and typing):
+                    continue  # the bot renews its indicator before it answers (paced bubbles): one stretch of typing
+                typing = line == TYPING or (typing and not reply)
+                say(line)
+            raised = [f"the handler raised {type(exc).__name__}: {exc}" for exc in errors.take()]
+            for error in raised:
+                say(f"  ({error})")
             if not answered:
-                why = f" (the bot was still busy after {timeout:g} s)" if busy else ""
-                conversation.unanswered.append(f"{text!r}{why}")
+                why = raised[0] if raised else f"the bot was still busy after {timeout:g} s" if busy else ""
+                conversation.unanswered.append(f"{text!r} ({why})" if why else repr(text))
     finally:
+        dispatch_log.removeHandler(errors)
         sim.emulator.engine.unsubscribe(changes)
     return conversation
+
+
+class HandlerErrors(logging.Handler):
+    """Collects what the dispatcher logs when a handler raises and no ``on_error`` handled it: the transcript
+    then says why the bot went quiet, next to the line it went quiet on."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.raised: list[BaseException] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.raised.append(record.exc_info[1])
+
+    def take(self) -> list[BaseException]:
+        raised, self.raised = self.raised, []
+        return raised
 
 
 def describe(sim: Simulation, change: Json) -> str | None:
     """One transcript line for a change the person would notice on their phone, else None."""
     data, kind, line = change["data"], change["type"], sim.emulator.line
     if kind == "typing" and data["handle"] == line and data["typing"]:
-        return "bot is typing…"
+        return TYPING
     if kind == "message.created" and data["direction"] == "outbound":
         return "bot: " + render_message(data)
     if kind == "message.status" and data["direction"] == "inbound" and data["status"] == "read":
