@@ -223,10 +223,21 @@ class _FencedExecutor(AsyncIOExecutor):  # type: ignore[misc]
         self._owner = owner
         self.running: dict[str, Job] = {}
         """Jobs with a run under way here (one each: ``max_instances`` is 1)."""
+        self._next: dict[str, tuple[Job, list[datetime]]] = {}
+        """One-off jobs claimed again while their earlier run goes on here, submitted when it ends."""
 
     def start(self, scheduler: AsyncIOScheduler, alias: str) -> None:
         super().start(scheduler, alias)
         self._logger = _JOBS_LOG
+
+    def submit_job(self, job: Job, run_times: list[datetime]) -> None:
+        """A one-off job claimed again while its earlier run goes on here (scheduled again under its id, or handed
+        back to a leader that is this process again) waits for that run: APScheduler would skip it as an overrun and
+        drop it from the store, and it is the job's only run."""
+        if job.id in self.running and isinstance(job.trigger, DateTrigger):
+            self._next[job.id] = (job, run_times)
+            return
+        super().submit_job(job, run_times)
 
     def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
         self.running[job.id] = job
@@ -263,6 +274,8 @@ class _FencedExecutor(AsyncIOExecutor):  # type: ignore[misc]
             self._run_job_error(job.id, *sys.exc_info()[1:])
         else:
             self._run_job_success(job.id, events)
+        if (waiting := self._next.pop(job.id, None)) is not None:
+            self.submit_job(*waiting)
 
 
 class _LeaderScheduler(AsyncIOScheduler):  # type: ignore[misc]

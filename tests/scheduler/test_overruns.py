@@ -65,6 +65,35 @@ async def test_a_recurring_job_that_overruns_gets_one_warning_with_the_count(
         assert (overran.outcome, overran.detail) == ("missed", "3 run(s) skipped: the previous run was still going")
 
 
+RAN: list[str] = []
+
+
+async def hold_then_note(token: str, note: str) -> None:
+    """A one-off job: held open by the test the first time, then notes which arguments it ran with."""
+    if not GATES[token].started.is_set():
+        await GATES[token].hold()
+    RAN.append(note)
+
+
+async def test_a_one_off_job_due_again_while_its_run_goes_on_runs_after_it_not_dropped(
+    caplog: pytest.LogCaptureFixture, gate: str
+) -> None:
+    """A one-off job claimed again while its previous run is under way here — scheduled again under its id, or handed
+    back to a leader that is this same process after a stall — is its only run: APScheduler skipped it as an overrun
+    and dropped it from the store; it must run once the earlier run is over, with the arguments it was given."""
+    RAN.clear()
+    bot = scheduler_bot()
+    async with simulate(bot):
+        scheduler = scheduler_of(bot)
+        await scheduler.schedule(hold_then_note, at=timedelta(0), args=(gate, "first"), id="once")
+        await asyncio.wait_for(GATES[gate].started.wait(), 10)
+        await scheduler.schedule(hold_then_note, at=timedelta(0), args=(gate, "second"), id="once")
+        GATES[gate].release.set()
+        await poll_until(lambda: RAN == ["first", "second"], 10, "both runs ran, in order")
+        assert warnings(caplog, "overran") == []
+        assert scheduler.jobs() == []
+
+
 async def test_a_backlog_of_scheduled_messages_past_their_lease_is_quiet_and_each_is_sent_once(
     witnessed: tuple[Emulator, SendWitness], caplog: pytest.LogCaptureFixture
 ) -> None:
