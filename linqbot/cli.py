@@ -8,7 +8,9 @@ import contextlib
 import importlib
 import importlib.util
 import sys
+import traceback
 from pathlib import Path
+from types import ModuleType
 
 from linqbot.admin import serve_alongside
 from linqbot.bot import Bot
@@ -22,28 +24,13 @@ from linqbot.scaffold import run as run_new
 
 
 class LoadError(Exception):
-    """The bot target could not be found or is not a Bot."""
+    """The bot target could not be found, is not a Bot, or raised while being imported (that error is the cause)."""
 
 
 def load_bot(target: str) -> Bot:
     """Load ``path/to/bot.py[:attr]`` or ``package.module[:attr]``; without ``attr``, the module's one `Bot`."""
     location, _, attr = target.partition(":")
-    if location.endswith(".py") or "/" in location or Path(location).is_file():
-        path = Path(location).resolve()
-        if not path.is_file():
-            raise LoadError(f"no such file: {location}")
-        sys.path.insert(0, str(path.parent))
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        if spec is None or spec.loader is None:
-            raise LoadError(f"cannot import {location}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[path.stem] = module
-        spec.loader.exec_module(module)
-    else:
-        try:
-            module = importlib.import_module(location)
-        except ImportError as exc:
-            raise LoadError(f"cannot import module {location!r}: {exc}") from exc
+    module = _import(location)
     if attr:
         found = getattr(module, attr, None)
         if not isinstance(found, Bot):
@@ -53,6 +40,59 @@ def load_bot(target: str) -> Bot:
     if len(bots) != 1:
         raise LoadError(f"{location} defines {len(bots)} Bot objects; name one as {location}:NAME")
     return bots[0]
+
+
+def _import(location: str) -> ModuleType:
+    """Import the bot's module; an error in the bot's own code becomes a `LoadError` caused by it.
+
+    A `ConfigError` passes as it is: it names the setting to fix, and the command reports it like any other.
+    """
+    is_file = location.endswith(".py") or "/" in location or Path(location).is_file()
+    try:
+        return _import_file(location) if is_file else _import_module(location)
+    except (ConfigError, LoadError):
+        raise
+    except Exception as exc:
+        raise LoadError(f"cannot load {location}: {type(exc).__name__}: {exc}") from exc
+
+
+def _import_module(location: str) -> ModuleType:
+    try:
+        return importlib.import_module(location)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (location == exc.name or location.startswith(exc.name + ".")):
+            raise LoadError(f"cannot import module {location!r}: {exc}") from None
+        raise  # a module the bot imports is missing: the bot's own error
+
+
+def _import_file(location: str) -> ModuleType:
+    path = Path(location).resolve()
+    if not path.is_file():
+        raise LoadError(f"no such file: {location}")
+    sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    if spec is None or spec.loader is None:
+        raise LoadError(f"cannot import {location}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[path.stem]  # as a failed import does: a later import must not find half a module
+        raise
+    return module
+
+
+def _bot_traceback(error: BaseException) -> str:
+    """The traceback from the bot's own code down: the frames of this command and of importlib above it don't help."""
+    tb = error.__traceback__
+    while tb is not None and _is_loading_frame(tb.tb_frame.f_globals.get("__name__", "")):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(error), error, tb))
+
+
+def _is_loading_frame(module: str) -> bool:
+    return module in (__name__, "importlib") or module.startswith("importlib.")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -124,7 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (ConfigError, LoadError) as exc:
+    except LoadError as exc:
+        if exc.__cause__ is not None:
+            print(_bot_traceback(exc.__cause__), end="", file=sys.stderr)
+        print(f"linqbot: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
         print(f"linqbot: {exc}", file=sys.stderr)
         return 2
 
