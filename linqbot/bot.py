@@ -36,6 +36,7 @@ from linqbot.webhook.signature import Verifier
 log = logging.getLogger("linqbot")
 
 DEFAULT_BODY_LIMIT = 1024 * 1024
+COMMANDS_PLUGIN = "linqbot_commands"
 
 
 class Bot(Router):
@@ -138,6 +139,21 @@ class Bot(Router):
     async def _plugin_error_handler(self, ctx: Context, error: Exception) -> bool:
         return any(result is True for result in await self.plugins.call("linqbot_handle_error", ctx=ctx, error=error))
 
+    def _warn_of_dead_commands(self) -> None:
+        """Declared commands answer only through the commands plugin: without it, say once which ones never will.
+
+        A warning, not an error: the plugin selection (``LINQBOT_PLUGINS``) is often set per deployment, a bot whose
+        other handlers work should still start, and a plugin dropped on purpose then costs one line at start-up.
+        """
+        loaded = {getattr(plugin, "__name__", None) for _, plugin in self.plugins.pm.list_name_plugin()}
+        names = [decl.name for router in self.walk() for decl in router.commands]
+        if names and COMMANDS_PLUGIN not in loaded:
+            log.warning(
+                "the commands plugin is not loaded, so these commands will never answer: %s; add 'commands' to "
+                "LINQBOT_PLUGINS / Bot(plugins=...), or leave both unset to load every installed plugin",
+                ", ".join(names),
+            )
+
     def configure(
         self,
         *,
@@ -215,6 +231,7 @@ class Bot(Router):
             await self.inbox.start()
         await self.safeguards.startup()
         await self.plugins.call("linqbot_startup", bot=self)
+        self._warn_of_dead_commands()
         log.info("linqbot ready: %d handler types, webhook at %s", len(self.dispatcher_types()), self.webhook_path)
 
     def _choose_inbox_store(self) -> None:

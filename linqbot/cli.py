@@ -7,8 +7,10 @@ import asyncio
 import contextlib
 import importlib
 import importlib.util
+import logging
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -18,6 +20,7 @@ from linqbot.config import ConfigError
 from linqbot.dev import cli as dev_cli
 from linqbot.emulator import cli as emulator_cli
 from linqbot.live import cli as live_cli
+from linqbot.observability import log_handler
 from linqbot.plugins import PluginManager
 from linqbot.scaffold import add_arguments as add_new_arguments
 from linqbot.scaffold import run as run_new
@@ -30,7 +33,8 @@ class LoadError(Exception):
 def load_bot(target: str) -> Bot:
     """Load ``path/to/bot.py[:attr]`` or ``package.module[:attr]``; without ``attr``, the module's one `Bot`."""
     location, _, attr = target.partition(":")
-    module = _import(location)
+    with _log_lines_while_loading():
+        module = _import(location)
     if attr:
         found = getattr(module, attr, None)
         if not isinstance(found, Bot):
@@ -83,6 +87,22 @@ def _import_file(location: str) -> ModuleType:
     return module
 
 
+@contextlib.contextmanager
+def _log_lines_while_loading() -> Iterator[None]:
+    """Warnings logged while the bot is imported (a plugin that failed to load) print as log lines, not bare text:
+    the commands configure logging only once the bot is loaded."""
+    root = logging.getLogger()
+    if root.handlers:
+        yield
+        return
+    handler = log_handler()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+
+
 def _bot_traceback(error: BaseException) -> str:
     """The traceback from the bot's own code down: the frames of this command and of importlib above it don't help."""
     tb = error.__traceback__
@@ -114,7 +134,7 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    manager = PluginManager(args.select) if args.select is not None else args.loaded
+    manager = PluginManager(args.select, log_failures=False) if args.select is not None else args.loaded
     for info in manager.describe():
         print(f"{info.name}  ({info.module})")
         for hook in info.hooks:
@@ -150,7 +170,7 @@ def build_parser(plugins: PluginManager | None = None) -> argparse.ArgumentParse
 
     live_cli.add_commands(commands, load_bot)
 
-    loaded = plugins or PluginManager()
+    loaded = plugins or PluginManager(log_failures=False)  # the bot's own manager logs what fails to load
     listing = commands.add_parser("plugins", help="list loaded plugins and the hooks each implements")
     listing.add_argument("--select", default=None, help="a LINQBOT_PLUGINS-style selection to try")
     listing.set_defaults(func=_plugins, loaded=loaded)

@@ -6,14 +6,18 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
+import tempfile
+from collections.abc import Iterator
 
 from linqbot.admin import start_admin
 from linqbot.bot import Bot
 from linqbot.dev.conversation import converse
 from linqbot.dev.session import DEFAULT_PEOPLE, dev_session, phone_url
 from linqbot.emulator.errors import ApiError
+from linqbot.local_files import HOME_SETTING
 
 DEFAULT_PORT = 8700
 DEFAULT_BOT_PORT = 8701
@@ -48,12 +52,29 @@ def run(bot: Bot, args: argparse.Namespace) -> int:
     quiet = bool(args.say)
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return asyncio.run(_say(bot, args) if quiet else _serve(bot, args))
+        with _local_files_of_this_session():
+            return asyncio.run(_say(bot, args) if quiet else _serve(bot, args))
     except OSError as exc:
         print(f"linqbot dev: cannot listen on {args.host}: {exc.strerror}; choose --port / --bot-port", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl-C before the server was up
         return 130
+
+
+@contextlib.contextmanager
+def _local_files_of_this_session() -> Iterator[None]:
+    """Keep the bot's local files (state, scheduled jobs, campaigns) in a fresh folder, removed afterwards, unless
+    ``LINQBOT_HOME`` names one: the emulator starts empty every time, and a session's jobs left in ``.linqbot/``
+    fired at chats that no longer exist — or, under ``linqbot run`` in the same folder, at the real API."""
+    if os.environ.get(HOME_SETTING):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="linqbot-dev-", ignore_cleanup_errors=True) as home:
+        os.environ[HOME_SETTING] = home
+        try:
+            yield
+        finally:
+            del os.environ[HOME_SETTING]
 
 
 async def _serve(bot: Bot, args: argparse.Namespace) -> int:
@@ -75,6 +96,7 @@ async def _serve(bot: Bot, args: argparse.Namespace) -> int:
         admin = await start_admin(bot, host=args.host, port=dashboard_port)
         try:
             print(f"  dashboard: {admin.url}/", flush=True)
+            print(f"  local files (state, jobs): {os.environ[HOME_SETTING]}", flush=True)
             print("  press Ctrl-C to stop", flush=True)
             await stop.wait()
         finally:

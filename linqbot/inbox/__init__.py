@@ -15,10 +15,9 @@ from linqbot.inbox.store import (
     SoleLeadership,
     StoredEvent,
 )
-from linqbot.inbox.url import DEFAULT_FILE_URL, store_from_url
+from linqbot.inbox.url import default_file_url, store_from_url
 
 __all__ = [
-    "DEFAULT_FILE_URL",
     "DEFAULT_RETENTION",
     "Inbox",
     "InboxStore",
@@ -28,5 +27,6 @@ __all__ = [
     "SoleLeadership",
     "StatusTracker",
     "StoredEvent",
+    "default_file_url",
     "store_from_url",
 ]

@@ -10,10 +10,12 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from linqbot.inbox.store import DEFAULT_RETENTION, InboxStore, MemoryStore
-from linqbot.local_files import FOLDER
+from linqbot.local_files import local_file
 
-DEFAULT_FILE_URL = f"sqlite:///{FOLDER}/inbox.db"
-"""Where ``linqbot run`` keeps its inbox unless told otherwise (relative to the working directory)."""
+
+def default_file_url() -> str:
+    """Where ``linqbot run`` keeps its inbox unless told otherwise: ``.linqbot/inbox.db`` (or in ``LINQBOT_HOME``)."""
+    return f"sqlite:///{local_file('inbox.db')}"
 
 
 def _seconds(options: dict[str, str], name: str, default: float) -> float:

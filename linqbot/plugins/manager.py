@@ -7,6 +7,7 @@ never taking the bot down.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import logging
@@ -57,11 +58,14 @@ def _parse_selection(selection: str | Sequence[PluginChoice] | None) -> list[Plu
 class PluginManager:
     """A pluggy manager for the ``linqbot`` hooks, loaded according to a selection."""
 
-    def __init__(self, selection: str | Sequence[PluginChoice] | None = None) -> None:
+    def __init__(self, selection: str | Sequence[PluginChoice] | None = None, *, log_failures: bool = True) -> None:
+        """``log_failures=False`` for a manager whose failures are shown another way or again by the bot's own (the
+        ``linqbot`` command's, which only looks for subcommands): one failure, one error line."""
         self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
         self.pm.add_hookspecs(hookspecs)
         self.failed: dict[str, str] = {}
         """Plugins that could not load: name -> reason."""
+        self._log_failures = log_failures
         if selection is None:
             selection = os.environ.get("LINQBOT_PLUGINS") or None
         self._load(_parse_selection(selection))
@@ -77,16 +81,11 @@ class PluginManager:
         plain = [n for n in names if not n.startswith(("+", "-"))]
         wanted = set(plain) if plain else set(available)
         wanted -= {n[1:] for n in names if n.startswith("-")}
-        for name in sorted(wanted):
+        for name in [*sorted(wanted), *(n[1:] for n in names if n.startswith("+"))]:
             if name in available:
                 self._register_entry_point(available[name])
             else:
-                self._register_module(name)
-        for name in (n[1:] for n in names if n.startswith("+")):
-            if name in available:
-                self._register_entry_point(available[name])
-            else:
-                self._register_module(name)
+                self._register_module(name, sorted(available))
         for obj in objects:
             self.register(obj)
         self._reject_unknown_hooks()
@@ -99,9 +98,19 @@ class PluginManager:
             return
         self.register(plugin, ep.name)
 
-    def _register_module(self, path: str) -> None:
+    def _register_module(self, path: str, installed: list[str]) -> None:
+        """Import a plugin by module path; a name that is neither installed nor importable is likely a typo."""
         try:
             plugin = importlib.import_module(path)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not (path == exc.name or path.startswith(exc.name + ".")):
+                self._fail(path, exc)  # the plugin exists but imports something missing
+                return
+            close = difflib.get_close_matches(path, installed, n=3)
+            known = ", ".join(installed) or "none"
+            hint = f"did you mean {' or '.join(close)}?" if close else f"installed plugins: {known}"
+            self._fail(path, LookupError(f"no installed plugin or module named {path!r}; {hint}"))
+            return
         except Exception as exc:
             self._fail(path, exc)
             return
@@ -109,7 +118,8 @@ class PluginManager:
 
     def _fail(self, name: str, exc: Exception) -> None:
         self.failed[name] = f"{type(exc).__name__}: {exc}"
-        log.error("plugin %s failed to load and was skipped: %s", name, self.failed[name])
+        if self._log_failures:
+            log.error("plugin %s failed to load and was skipped: %s", name, self.failed[name])
 
     def register(self, plugin: object, name: str | None = None) -> None:
         """Register a module or object implementing hooks (a no-op when it is already registered).

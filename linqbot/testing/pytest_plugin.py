@@ -16,11 +16,13 @@ Define a ``bot`` fixture returning your `Bot`; then ``linq_sim`` is a running `S
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from linqbot.bot import Bot
 from linqbot.emulator import Emulator
+from linqbot.local_files import HOME_SETTING
 from linqbot.testing.simulation import Simulation, simulate
 
 
@@ -32,8 +34,12 @@ async def linq_emulator() -> AsyncIterator[Emulator]:
 
 
 @pytest.fixture
-async def linq_sim(request: pytest.FixtureRequest, linq_emulator: Emulator) -> AsyncIterator[Simulation]:
-    """Your ``bot`` fixture, served and wired to ``linq_emulator``."""
+async def linq_sim(
+    request: pytest.FixtureRequest, linq_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> AsyncIterator[Simulation]:
+    """Your ``bot`` fixture, served and wired to ``linq_emulator``; its local files (state, scheduled jobs,
+    campaigns) go to the test's own temporary folder, never to your project's ``.linqbot/``."""
+    monkeypatch.setenv(HOME_SETTING, str(tmp_path / ".linqbot"))
     bot = request.getfixturevalue("bot")
     if not isinstance(bot, Bot):
         raise TypeError("the linq_sim fixture needs a `bot` fixture that returns a linqbot.Bot")

@@ -12,7 +12,7 @@ from linqbot_scheduler.store import open_backend, resolve_url
 from linqbot_state import SqliteStore, runtime_of
 
 from linqbot import Bot
-from linqbot.inbox import DEFAULT_FILE_URL
+from linqbot.inbox import default_file_url
 from linqbot.middleware import Safeguards
 
 pytestmark = pytest.mark.usefixtures("linq_env")
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("linq_env")
 @pytest.fixture(autouse=True)
 def in_a_fresh_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
-    for setting in ("LINQBOT_STATE_URL", "LINQBOT_SCHEDULER_URL", "LINQBOT_OUTREACH_DB"):
+    for setting in ("LINQBOT_STATE_URL", "LINQBOT_SCHEDULER_URL", "LINQBOT_OUTREACH_DB", "LINQBOT_HOME"):
         monkeypatch.delenv(setting, raising=False)
 
 
@@ -32,7 +32,7 @@ def state_store() -> SqliteStore:
 
 
 def test_every_default_file_is_in_the_dot_linqbot_folder_made_only_by_the_store_that_writes(tmp_path: Path) -> None:
-    assert DEFAULT_FILE_URL == "sqlite:///.linqbot/inbox.db"
+    assert default_file_url() == "sqlite:///.linqbot/inbox.db"
     assert resolve_url() == "sqlite:///.linqbot/jobs.sqlite3"
     assert resolve_db() == Path(".linqbot/outreach.sqlite3")
     assert not (tmp_path / ".linqbot").exists(), "looking a default up creates nothing (a read-only folder is fine)"
@@ -65,3 +65,16 @@ def test_once_the_file_is_moved_into_the_folder_that_one_is_used(tmp_path: Path)
     (tmp_path / ".linqbot").mkdir()
     (tmp_path / ".linqbot" / "jobs.sqlite3").touch()
     assert resolve_url() == "sqlite:///.linqbot/jobs.sqlite3"
+
+
+def test_linqbot_home_moves_every_default_file_and_never_falls_back_to_former_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "data"
+    monkeypatch.setenv("LINQBOT_HOME", str(home))
+    (tmp_path / "linqbot-jobs.sqlite3").touch()  # a file an earlier version kept: not the place LINQBOT_HOME names
+    assert default_file_url() == f"sqlite:///{home.as_posix()}/inbox.db"
+    assert resolve_url() == f"sqlite:///{home.as_posix()}/jobs.sqlite3"
+    assert resolve_db() == home / "outreach.sqlite3"
+    assert state_store().path == f"{home.as_posix()}/state.db"
+    assert not (tmp_path / ".linqbot").exists()

@@ -53,11 +53,11 @@ async def interactive_dev(target: Path = ECHO_BOT) -> AsyncIterator[asyncio.subp
             await proc.wait()
 
 
-def linqbot_dev(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+def linqbot_dev(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "linqbot.cli", "dev", *args],
         cwd=cwd,
-        env=clean_env(),
+        env={**clean_env(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
@@ -87,6 +87,38 @@ def test_say_exits_non_zero_naming_the_messages_the_bot_left_unanswered(tmp_path
     assert "you: ping\nbot: pong\nyou: anyone there?\n" in done.stdout
     assert "the bot did not answer 'anyone there?'" in done.stderr
     assert "'ping'" not in done.stderr
+
+
+COUNTING_BOT = """
+from linqbot import Bot
+
+bot = Bot()
+
+@bot.on_message()
+async def count(ctx):
+    visits = await ctx.person_state.get("visits", 0) + 1
+    await ctx.person_state.set("visits", visits)
+    await ctx.reply(f"visit {visits}")
+"""
+
+
+def test_each_session_starts_with_fresh_local_files_unless_linqbot_home_keeps_them(tmp_path: Path) -> None:
+    """The emulator starts empty every run; state and jobs a session left in .linqbot/ outlived its chats (and
+    would have reached `linqbot run` in the same folder)."""
+    bot_file = tmp_path / "counting_bot.py"
+    bot_file.write_text(COUNTING_BOT)
+    for _ in range(2):
+        done = linqbot_dev(str(bot_file), "--say", "hi", "--say", "again", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert "bot: visit 1\nyou: again\nbot: visit 2\n" in done.stdout
+    assert not (tmp_path / ".linqbot").exists(), "nothing left in the project's folder"
+
+    home = tmp_path / "kept"
+    for visit in ("1", "2"):
+        done = linqbot_dev(str(bot_file), "--say", "hi", cwd=tmp_path, env={"LINQBOT_HOME": str(home)})
+        assert done.returncode == 0, done.stderr
+        assert f"bot: visit {visit}\n" in done.stdout
+    assert (home / "state.db").exists()
 
 
 def test_say_with_a_bad_sender_or_target_explains_itself(tmp_path: Path) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from linqbot import Bot, Context
 from linqbot.testing import Simulation
 
 pytestmark = pytest.mark.usefixtures("linq_env")
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -18,6 +22,12 @@ def bot() -> Bot:
     async def price(ctx: Context) -> None:
         await ctx.reply("It's $5.")
 
+    @bot.on_message(contains="count")
+    async def count(ctx: Context) -> None:
+        visits = await ctx.person_state.get("visits", 0) + 1
+        await ctx.person_state.set("visits", visits)
+        await ctx.reply(f"visit {visits}")
+
     return bot
 
 
@@ -25,3 +35,15 @@ async def test_fixture_serves_the_bot(linq_sim: Simulation) -> None:
     user = linq_sim.user("+15550100010")
     await user.send("What's the price?")
     assert (await user.expect_reply()).text == "It's $5."
+
+
+@pytest.mark.parametrize("run", [1, 2])
+async def test_the_bots_local_files_belong_to_the_test(
+    linq_sim: Simulation, tmp_path: Path, run: int
+) -> None:
+    """Each test starts from empty state (both runs count 1), and nothing lands in the project's own .linqbot/."""
+    user = linq_sim.user("+15550100010")
+    await user.send("count me")
+    assert (await user.expect_reply()).text == "visit 1"
+    assert (tmp_path / ".linqbot" / "state.db").exists()
+    assert not Path(REPO, ".linqbot", "state.db").exists()
