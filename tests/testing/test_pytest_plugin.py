@@ -14,6 +14,10 @@ pytestmark = pytest.mark.usefixtures("linq_env")
 REPO = Path(__file__).resolve().parents[2]
 
 
+def has_state_file(folder: Path) -> bool:
+    return (folder / ".linqbot" / "state.db").exists()
+
+
 @pytest.fixture
 def bot() -> Bot:
     bot = Bot(env_file=None)
@@ -45,5 +49,5 @@ async def test_the_bots_local_files_belong_to_the_test(
     user = linq_sim.user("+15550100010")
     await user.send("count me")
     assert (await user.expect_reply()).text == "visit 1"
-    assert (tmp_path / ".linqbot" / "state.db").exists()
-    assert not Path(REPO, ".linqbot", "state.db").exists()
+    assert has_state_file(tmp_path)
+    assert not has_state_file(REPO)
