@@ -42,9 +42,7 @@ async def test_fixture_serves_the_bot(linq_sim: Simulation) -> None:
 
 
 @pytest.mark.parametrize("run", [1, 2])
-async def test_the_bots_local_files_belong_to_the_test(
-    linq_sim: Simulation, tmp_path: Path, run: int
-) -> None:
+async def test_the_bots_local_files_belong_to_the_test(linq_sim: Simulation, tmp_path: Path, run: int) -> None:
     """Each test starts from empty state (both runs count 1), and nothing lands in the project's own .linqbot/."""
     user = linq_sim.user("+15550100010")
     await user.send("count me")
