@@ -25,7 +25,7 @@ from linqbot.dispatch.dispatcher import Dispatcher
 from linqbot.dispatch.middleware import Next
 from linqbot.dispatch.router import Router
 from linqbot.events import EVENT_TABLE, Event, MessageEvent
-from linqbot.inbox import DEFAULT_FILE_URL, Inbox, InboxStore, Leadership, StatusTracker, store_from_url
+from linqbot.inbox import Inbox, InboxStore, Leadership, StatusTracker, default_file_url, store_from_url
 from linqbot.middleware import Safeguards, install_safeguards
 from linqbot.observability import Metrics, configure_logging
 from linqbot.outbound import LinqClient, OutboundChain, RetryPolicy, build_message
@@ -292,7 +292,7 @@ class Bot(Router):
         """Serve the webhook until SIGTERM/SIGINT; the inbox defaults to ``.linqbot/inbox.db`` (SQLite)."""
         configure_logging()
         _ = self.config  # fail before binding the port
-        self._inbox_default = DEFAULT_FILE_URL
+        self._inbox_default = default_file_url()
         asyncio.run(self.serve(host, port))
 
     async def serve(self, host: str = "0.0.0.0", port: int = 8080) -> None:
