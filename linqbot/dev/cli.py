@@ -18,6 +18,7 @@ from linqbot.dev.conversation import converse
 from linqbot.dev.session import DEFAULT_PEOPLE, dev_session, phone_url
 from linqbot.emulator.errors import ApiError
 from linqbot.local_files import HOME_SETTING
+from linqbot.observability.logs import quiet_chatty_libraries
 
 DEFAULT_PORT = 8700
 DEFAULT_BOT_PORT = 8701
@@ -50,7 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(bot: Bot, args: argparse.Namespace) -> int:
     """Run the command for an already loaded bot; returns the exit status."""
     quiet = bool(args.say)
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    level = logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    quiet_chatty_libraries(level)
     try:
         with _local_files_of_this_session():
             return asyncio.run(_say(bot, args) if quiet else _serve(bot, args))

@@ -84,6 +84,11 @@ def configure_logging(level: int = logging.INFO, fmt: str | None = None, stream:
         return
     root.addHandler(log_handler(fmt, stream))
     root.setLevel(level)
+    quiet_chatty_libraries(level)
+
+
+def quiet_chatty_libraries(level: int = logging.INFO) -> None:
+    """Keep `QUIET_LOGGERS` at WARNING (or ``level`` if higher), unless the user set their level."""
     for name in QUIET_LOGGERS:
         logger = logging.getLogger(name)
         if logger.level == logging.NOTSET:  # a level the user set is theirs

@@ -39,11 +39,13 @@ def clean_env() -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def interactive_dev(target: Path = ECHO_BOT) -> AsyncIterator[asyncio.subprocess.Process]:
-    """``linqbot dev TARGET`` on free ports as a real process (stdout piped, logs dropped); killed if left running."""
+async def interactive_dev(target: Path = ECHO_BOT, logs: bool = False) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``linqbot dev TARGET`` on free ports as a real process (stdout piped, logs piped or dropped); killed if left
+    running."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "linqbot.cli", "dev", str(target), "--port", "0", "--bot-port", "0",
-        cwd=REPO, env=clean_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        cwd=REPO, env=clean_env(), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE if logs else asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
         yield proc
@@ -162,6 +164,24 @@ async def test_interactive_mode_serves_the_phone_and_stops_cleanly_on_ctrl_c() -
             with pytest.raises(aiohttp.ClientConnectionError):
                 async with http.get(url):
                     pass
+
+
+async def test_interactive_logs_show_the_bot_not_one_httpx_line_per_api_call() -> None:
+    async with interactive_dev(logs=True) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        url = (await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)).decode().rsplit(" ", 1)[1].strip()
+        async with aiohttp.ClientSession() as http, http.ws_connect(url + "_emulator/ws") as stream:
+            await stream.receive_json()  # hello
+            async with http.post(url + "_emulator/inbound", json={"from": "+15550100001", "text": "hi"}) as sent:
+                assert sent.status == 200
+            while True:  # until the bot's reply is on the emulator
+                change = await asyncio.wait_for(stream.receive_json(), TIMEOUT)
+                if change["type"] == "message.created" and change["data"]["direction"] == "outbound":
+                    break
+        proc.send_signal(signal.SIGINT)
+        logs = (await asyncio.wait_for(proc.stderr.read(), TIMEOUT)).decode()
+    assert "linqbot ready" in logs
+    assert "HTTP Request" not in logs
 
 
 def _ignore_sigint() -> None:
