@@ -92,6 +92,8 @@ class Bot(Router):
         self.metrics = Metrics()
         """Prometheus metrics, off (and free) until the admin server or `linqbot.observability.instrument` is on."""
         self.closing = False
+        self._failure: Exception | None = None
+        self._stop: asyncio.Event | None = None
         self._config: Config | None = None
         self._client: LinqClient | None = None
         self._verifier: Verifier | None = None
@@ -303,7 +305,9 @@ class Bot(Router):
         try:
             await web.TCPSite(runner, host, port).start()
             log.info("listening on %s:%d", host, port)
-            stop = asyncio.Event()
+            stop = self._stop = asyncio.Event()
+            if self._failure is not None:  # found before the server was up
+                stop.set()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
@@ -312,7 +316,18 @@ class Bot(Router):
             self.closing = True
             await self.inbox.drain(self.drain_timeout)
         finally:
+            self._stop = None
             await runner.cleanup()
+        if self._failure is not None:
+            raise self._failure
+
+    def fail(self, error: Exception) -> None:
+        """Something the bot cannot work without is wrong, found after start-up (a key Linq rejects): `serve` stops
+        as on SIGTERM and then raises ``error``; a bot served otherwise (tests, ``linqbot dev``) only logs it."""
+        log.error("%s", error)
+        self._failure = error
+        if self._stop is not None:
+            self._stop.set()
 
     # -- proactive sends ---------------------------------------------------------------------------------------
 

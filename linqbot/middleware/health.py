@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from linqbot.config import ConfigError
 from linqbot.middleware.chats import (
     AT_RISK,
     CRITICAL,
@@ -26,7 +27,7 @@ from linqbot.middleware.chats import (
 from linqbot.middleware.errors import ChatHealthHold, LineHold
 from linqbot.middleware.reads import Reads
 from linqbot.outbound import LinqAPIError, OutboundCall
-from linqbot.outbound.errors import LineIneligible, OptedOut, RecipientBlocked, RecipientNotAllowed
+from linqbot.outbound.errors import LineIneligible, OptedOut, RecipientBlocked, RecipientNotAllowed, Unauthorized
 from linqbot.outbound.pipeline import Next
 from linqbot.redact import mask_handle
 
@@ -61,10 +62,16 @@ class HealthGate:
         self.directory = directory
 
     async def startup(self) -> None:
+        """Read every line's reputation (in the background: a slow API must not delay webhooks). A key Linq rejects
+        stops the bot (`Bot.fail`: nothing it does could work); any other failure is only logged."""
         if not self.settings.check_lines_at_startup:
             return
+        bot = self.directory.bot
         try:
-            lines = await self.directory.bot.client.list_phone_numbers()
+            lines = await bot.client.list_phone_numbers()
+        except Unauthorized as exc:
+            bot.fail(ConfigError(f"LINQ_API_KEY was rejected by Linq: {exc}"))
+            return
         except LinqAPIError as exc:
             log.warning("could not read line reputation at start-up: %s", exc)
             return

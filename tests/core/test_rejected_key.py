@@ -1,0 +1,70 @@
+"""A key Linq rejects stops ``linqbot run`` soon after start-up — exit status 2 and one line naming the setting —
+while Linq merely unreachable does not (the bot keeps taking webhooks and retries its calls)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from linqbot import Bot
+from linqbot.emulator import Emulator
+from linqbot.outbound import RetryPolicy
+
+pytestmark = pytest.mark.usefixtures("linq_env")
+
+REPO = Path(__file__).resolve().parents[2]
+WRONG_KEY = "sk-wrong-key-0123456789"
+BOT = """\
+from linqbot import Bot
+
+bot = Bot(env_file=None)
+"""
+
+
+async def test_linqbot_run_with_a_rejected_key_exits_2_naming_the_setting(tmp_path: Path) -> None:
+    bot_file = tmp_path / "bot.py"
+    bot_file.write_text(BOT)
+    async with Emulator() as emulator:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "linqbot.cli", "run", str(bot_file), "--host", "127.0.0.1", "--port", "0",
+            cwd=tmp_path, env={**os.environ, "LINQ_BASE_URL": emulator.base_url, "LINQ_API_KEY": WRONG_KEY,
+                               "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "plugins")])},
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            _, err = await asyncio.wait_for(proc.communicate(), 30)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+    assert proc.returncode == 2
+    lines = err.decode().splitlines()
+    assert lines[-1].startswith("linqbot: LINQ_API_KEY was rejected by Linq: "), lines[-3:]
+    assert WRONG_KEY not in err.decode()
+
+
+async def test_served_otherwise_a_rejected_key_is_logged_as_an_error(caplog: pytest.LogCaptureFixture) -> None:
+    async with Emulator() as emulator:
+        bot = Bot(env_file=None, base_url=emulator.base_url, api_key=WRONG_KEY)
+        await bot.startup()
+        try:
+            await bot.safeguards.started()
+        finally:
+            await bot.shutdown()
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any(message.startswith("LINQ_API_KEY was rejected by Linq") for message in errors)
+
+
+async def test_linq_unreachable_at_start_up_is_only_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    bot = Bot(env_file=None, retry=RetryPolicy(max_attempts=1))  # LINQ_BASE_URL: a closed port (linq_env)
+    await bot.startup()
+    try:
+        await bot.safeguards.started()
+    finally:
+        await bot.shutdown()
+    assert any("could not read line reputation" in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
