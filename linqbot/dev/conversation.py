@@ -12,6 +12,9 @@ from linqbot.testing import Simulation
 
 Json = dict[str, Any]
 TYPING = "bot is typing…"
+PERSON_PAUSE = 5.0
+"""Seconds a scripted person takes before each line, on the emulator's clock only (nothing waits for it): said at
+machine speed, eight lines looked like a bot answering the bot, and the loop breaker silenced the chat."""
 TAPBACKS = {"love": "❤️", "like": "👍", "dislike": "👎", "laugh": "😂", "emphasize": "‼️", "question": "❓"}
 
 
@@ -48,6 +51,7 @@ async def converse(
     dispatch_log.addHandler(errors)
     try:
         for text in sayings:
+            sim.emulator.advance_clock(PERSON_PAUSE)
             sent = await user.send(text)
             say(f"you: {text}")
             busy = False

@@ -59,3 +59,13 @@ def test_a_handler_that_raises_is_named_with_its_exception(tmp_path: Path) -> No
     assert done.returncode == 1
     assert done.stdout.startswith("you: boom\n  (the handler raised ValueError: boom)\nyou: hi\n")
     assert "the bot did not answer 'boom' (the handler raised ValueError: boom)" in done.stderr
+
+
+def test_a_long_script_reads_as_a_person_not_a_bot_to_bot_loop(tmp_path: Path) -> None:
+    """Each line is said a few (emulated) seconds after the answer to the last: eight lines at machine speed tripped
+    the loop breaker, and the last ones went unanswered."""
+    sayings = [f"line {n}" for n in range(10)]
+    done = say(tmp_path, *sayings)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("bot: first\n") == len(sayings)
+    assert "loop" not in done.stderr
