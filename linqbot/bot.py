@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -141,6 +142,17 @@ class Bot(Router):
     async def _plugin_error_handler(self, ctx: Context, error: Exception) -> bool:
         return any(result is True for result in await self.plugins.call("linqbot_handle_error", ctx=ctx, error=error))
 
+    def _describe_handlers(self) -> str:
+        """``5 handlers (message.received 4, reaction.added 1), 2 commands``: what start-up found to dispatch."""
+        per_type: Counter[str] = Counter()
+        for router in self.walk():
+            for event_type, handlers in router.handlers.items():
+                per_type[event_type] += len(handlers)
+        listed = ", ".join(f"{event_type} {count}" for event_type, count in sorted(per_type.items()) if count)
+        commands = sum(len(router.commands) for router in self.walk())
+        text = f"{per_type.total()} handlers" + (f" ({listed})" if listed else "")
+        return text + (f", {commands} commands" if commands else "")
+
     def _warn_of_dead_commands(self) -> None:
         """Declared commands answer only through the commands plugin: without it, say once which ones never will.
 
@@ -234,7 +246,7 @@ class Bot(Router):
         await self.safeguards.startup()
         await self.plugins.call("linqbot_startup", bot=self)
         self._warn_of_dead_commands()
-        log.info("linqbot ready: %d handler types, webhook at %s", len(self.dispatcher_types()), self.webhook_path)
+        log.info("linqbot ready: %s; webhook at %s", self._describe_handlers(), self.webhook_path)
 
     def _choose_inbox_store(self) -> None:
         """``inbox=`` wins, then ``LINQBOT_INBOX_URL``, then run()'s file default; otherwise memory."""

@@ -1,0 +1,41 @@
+"""The start-up line says what the bot will dispatch: its handlers per event type and its commands."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from linqbot import Bot, Context, Router
+
+pytestmark = pytest.mark.usefixtures("linq_env")
+
+
+async def test_the_ready_line_counts_handlers_per_event_type_and_commands(caplog: pytest.LogCaptureFixture) -> None:
+    bot = Bot(env_file=None, plugins="commands")
+    extra = Router("extra")
+
+    @bot.on_message(text="hi")
+    async def hi(ctx: Context) -> None: ...
+
+    @bot.on_message()
+    async def anything(ctx: Context) -> None: ...
+
+    @extra.on_reaction()
+    async def reacted(ctx: Context) -> None: ...
+
+    @bot.command("help")
+    async def help_(ctx: Context) -> None: ...
+
+    @bot.command("stop")
+    async def stop(ctx: Context) -> None: ...
+
+    bot.include_router(extra)
+    caplog.set_level(logging.INFO, logger="linqbot")
+    await bot.startup()
+    await bot.shutdown()
+    [ready] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("linqbot ready")]
+    # the commands plugin answers commands through one message handler of its own
+    assert ready == (
+        "linqbot ready: 4 handlers (message.received 3, reaction.added 1), 2 commands; webhook at /webhook"
+    )
