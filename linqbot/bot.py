@@ -246,7 +246,12 @@ class Bot(Router):
         await self.safeguards.startup()
         await self.plugins.call("linqbot_startup", bot=self)
         self._warn_of_dead_commands()
-        log.info("linqbot ready: %s; webhook at %s", self._describe_handlers(), self.webhook_path)
+        log.info(
+            "linqbot ready: %s; webhook at %s; Linq API at %s",
+            self._describe_handlers(),
+            self.webhook_path,
+            self.config.base_url,
+        )
 
     def _choose_inbox_store(self) -> None:
         """``inbox=`` wins, then ``LINQBOT_INBOX_URL``, then run()'s file default; otherwise memory."""

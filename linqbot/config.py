@@ -6,9 +6,11 @@ Precedence: explicit arguments > process environment > ``.env`` file > defaults.
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +20,30 @@ from linqbot.redact import mask_handle
 
 DEFAULT_BASE_URL = "https://api.linqapp.com/api/partner"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+SETTINGS = frozenset(
+    {
+        "LINQ_API_KEY",
+        "LINQ_API_V3_API_KEY",
+        "LINQ_WEBHOOK_SECRET",
+        "LINQ_BASE_URL",
+        "LINQ_API_V3_BASE_URL",
+        "LINQ_PHONE_NUMBER",
+        "LINQBOT_HOME",
+        "LINQBOT_INBOX_URL",
+        "LINQBOT_STATE_URL",
+        "LINQBOT_SCHEDULER_URL",
+        "LINQBOT_OUTREACH_DB",
+        "LINQBOT_PLUGINS",
+        "LINQBOT_LOG_FORMAT",
+        "LINQBOT_ADMIN_TOKEN",
+        "LINQBOT_ADMIN_HOST",
+    }
+)
+"""Every environment setting linqbot and its first-party plugins read: a name close to one of them is a typo."""
+
+log = logging.getLogger("linqbot.config")
+_reported: set[str] = set()
 
 
 class ConfigError(ValueError):
@@ -48,6 +74,30 @@ def _lookup(environ: Mapping[str, str | None], *names: str) -> str | None:
     return None
 
 
+def _misspelt(names: Iterable[str]) -> dict[str, str]:
+    """Settings present under a name linqbot does not read but close to one it does: name -> the one meant. Names
+    are compared without their prefix (so ``LINQ_INBOX_URL`` finds ``LINQBOT_INBOX_URL``), closely enough that a
+    plugin's own ``LINQBOT_WEATHER_TOKEN`` is not taken for ``LINQBOT_ADMIN_TOKEN``."""
+    by_rest = {_rest(setting): setting for setting in SETTINGS}
+    found = {}
+    for name in names:
+        if name.startswith(("LINQ_", "LINQBOT_")) and name not in SETTINGS:
+            close = difflib.get_close_matches(_rest(name), by_rest, n=1, cutoff=0.85)
+            if close:
+                found[name] = by_rest[close[0]]
+    return found
+
+
+def _rest(name: str) -> str:
+    return name.removeprefix("LINQBOT_").removeprefix("LINQ_")
+
+
+def _missing(setting: str, how: str, misspelt: Mapping[str, str]) -> ConfigError:
+    typos = [name for name, meant in misspelt.items() if meant == setting]
+    hint = f" ({', '.join(typos)} is set: a typo?)" if typos else ""
+    return ConfigError(f"{setting} is not set{hint}: {how}")
+
+
 def load_config(
     *,
     api_key: str | None = None,
@@ -65,10 +115,16 @@ def load_config(
     if env_file is not None and Path(env_file).is_file():
         merged.update(dotenv_values(env_file))
     merged.update(os.environ if environ is None else environ)
+    misspelt = _misspelt(merged)
+    for name, meant in misspelt.items():
+        if name not in _reported:  # settings are loaded once per bot; say it once per process
+            _reported.add(name)
+            log.warning("%s is not a setting linqbot reads; did you mean %s?", name, meant)
 
     key = api_key or _lookup(merged, "LINQ_API_KEY", "LINQ_API_V3_API_KEY")
     if not key:
-        raise ConfigError("LINQ_API_KEY is not set: pass Bot(api_key=...) or set LINQ_API_KEY (or LINQ_API_V3_API_KEY)")
+        how = "pass Bot(api_key=...) or set LINQ_API_KEY (or LINQ_API_V3_API_KEY)"
+        raise _missing("LINQ_API_KEY", how, misspelt)
     if any(ch.isspace() for ch in key):
         raise ConfigError("LINQ_API_KEY contains whitespace; copy the key exactly as Linq issued it")
 
@@ -80,10 +136,11 @@ def load_config(
     else:
         secrets = tuple(webhook_secret)
     if not secrets:
-        raise ConfigError(
-            "LINQ_WEBHOOK_SECRET is not set: it is the signing_secret returned once when the webhook "
-            "subscription was created (`linqbot webhooks register URL` prints it)"
+        how = (
+            "it is the signing_secret returned once when the webhook subscription was created "
+            "(`linqbot webhooks register URL` prints it)"
         )
+        raise _missing("LINQ_WEBHOOK_SECRET", how, misspelt)
     for secret in secrets:
         if secret.startswith("whsec_") and len(secret) < 12:
             raise ConfigError("LINQ_WEBHOOK_SECRET looks truncated: a whsec_ secret carries base64 after the prefix")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import sys
@@ -15,10 +16,11 @@ import pytest
 
 from linqbot import Bot, ConfigError
 from linqbot.cli import LoadError, load_bot, main
-from linqbot.config import DEFAULT_BASE_URL, load_config
+from linqbot.config import DEFAULT_BASE_URL, SETTINGS, load_config
 from tests.conftest import SECRET
 
 GOOD = {"LINQ_API_KEY": "key", "LINQ_WEBHOOK_SECRET": SECRET}
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_arguments_beat_environment_which_beats_dotenv(tmp_path: Path) -> None:
@@ -62,6 +64,29 @@ def test_secrets_can_be_rotated_with_a_comma_separated_list() -> None:
 def test_bad_settings_name_the_setting(environ: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
         load_config(environ=environ, env_file=None)
+
+
+def test_a_misspelt_setting_is_named_with_the_one_meant(caplog: pytest.LogCaptureFixture) -> None:
+    typo = {"LINQ_API_KEY": "key", "LINQ_WEBHOOK_SECERT": SECRET}
+    with pytest.raises(ConfigError, match=r"LINQ_WEBHOOK_SECRET is not set \(LINQ_WEBHOOK_SECERT is set: a typo\?\)"):
+        load_config(environ=typo, env_file=None)
+
+    config = load_config(environ={**GOOD, "LINQ_BASEURL": "http://127.0.0.1:1/api/partner"}, env_file=None)
+    assert config.base_url == DEFAULT_BASE_URL  # the typo is not read ...
+    warnings = [r.getMessage() for r in caplog.records if r.name == "linqbot.config"]
+    assert "LINQ_BASEURL is not a setting linqbot reads; did you mean LINQ_BASE_URL?" in warnings  # ... but said
+    load_config(environ={**GOOD, "LINQ_BASEURL": "x", "LINQBOT_WEATHER_TOKEN": "y"}, env_file=None)
+    assert len([r for r in caplog.records if r.name == "linqbot.config"]) == len(warnings), "once, and not others'"
+    load_config(environ={**GOOD, "LINQ_INBOX_URL": "memory://"}, env_file=None)
+    assert caplog.records[-1].getMessage().endswith("did you mean LINQBOT_INBOX_URL?")
+
+
+def test_every_setting_the_code_reads_is_known_to_the_typo_check() -> None:
+    named = set()
+    for folder in ("linqbot", "plugins"):
+        for source in (REPO / folder).rglob("*.py"):
+            named.update(re.findall(r"[\"'](LINQ(?:BOT)?_[A-Z0-9_]+)[\"']", source.read_text()))
+    assert named == set(SETTINGS)
 
 
 def test_phone_numbers_are_masked_in_config_errors() -> None:

@@ -37,5 +37,6 @@ async def test_the_ready_line_counts_handlers_per_event_type_and_commands(caplog
     [ready] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("linqbot ready")]
     # the commands plugin answers commands through one message handler of its own
     assert ready == (
-        "linqbot ready: 4 handlers (message.received 3, reaction.added 1), 2 commands; webhook at /webhook"
+        "linqbot ready: 4 handlers (message.received 3, reaction.added 1), 2 commands; webhook at /webhook; "
+        "Linq API at http://127.0.0.1:9/api/partner"  # which Linq: a misspelt LINQ_BASE_URL means production
     )
