@@ -144,6 +144,12 @@ def load_config(
     for secret in secrets:
         if secret.startswith("whsec_") and len(secret) < 12:
             raise ConfigError("LINQ_WEBHOOK_SECRET looks truncated: a whsec_ secret carries base64 after the prefix")
+    if not all(secret.startswith("whsec_") for secret in secrets) and "not whsec_" not in _reported:
+        _reported.add("not whsec_")  # a warning, not an error: any string is a valid HMAC key, only unusual here
+        log.warning(
+            "LINQ_WEBHOOK_SECRET does not look like a Linq signing secret (whsec_ followed by base64): deliveries "
+            "will be rejected unless it is exactly what Linq returned when the subscription was created"
+        )
 
     url = (base_url or _lookup(merged, "LINQ_BASE_URL", "LINQ_API_V3_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
     if not url.startswith(("http://", "https://")):

@@ -82,7 +82,9 @@ class _Routes:
         try:
             bot.verifier.verify(request.headers, body)
         except SignatureError as exc:
-            log.warning("rejected webhook from %s: %s", request.remote, exc.reason)
+            log.warning(
+                "rejected webhook from %s: %s%s", request.remote, exc.reason, f" ({exc.hint})" if exc.hint else ""
+            )
             return _error(401, "invalid_signature", exc.reason)
         try:
             event = parse_event(body)

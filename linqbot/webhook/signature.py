@@ -21,11 +21,17 @@ TOLERANCE_SECONDS = 300
 
 
 class SignatureError(Exception):
-    """A delivery failed verification; ``reason`` is safe to return to the caller (no secret material)."""
+    """A delivery failed verification; ``reason`` is safe to return to the caller (no secret material), ``hint``
+    tells the bot's owner what to check (logged, never sent back)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, hint: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.hint = hint
+
+
+_WRONG_SECRET = "is LINQ_WEBHOOK_SECRET the signing_secret of the subscription sending this?"
+_WRONG_CLOCK = "is this machine's clock right?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +114,9 @@ class Verifier:
             raise SignatureError(f"{header} is not a unix timestamp") from None
         skew = self._clock() - timestamp
         if skew > self._tolerance:
-            raise SignatureError("timestamp too old")
+            raise SignatureError("timestamp too old", _WRONG_CLOCK)
         if skew < -self._tolerance:
-            raise SignatureError("timestamp too far in the future")
+            raise SignatureError("timestamp too far in the future", _WRONG_CLOCK)
         return raw.encode()
 
     def _verify_standard(self, headers: Mapping[str, str], signature: str, body: bytes) -> None:
@@ -127,7 +133,7 @@ class Verifier:
             for candidate in offered:
                 if hmac.compare_digest(expected, candidate):
                     return
-        raise SignatureError("signature mismatch")
+        raise SignatureError("signature mismatch", _WRONG_SECRET)
 
     def _verify_legacy(self, headers: Mapping[str, str], signature: str, body: bytes) -> None:
         timestamp = self._check_timestamp(headers.get("x-webhook-timestamp"), "x-webhook-timestamp")
@@ -137,7 +143,7 @@ class Verifier:
             expected = _digest(secret.legacy, signed).hex().encode()
             if hmac.compare_digest(expected, offered):
                 return
-        raise SignatureError("signature mismatch")
+        raise SignatureError("signature mismatch", _WRONG_SECRET)
 
 
 def sign_standard(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:

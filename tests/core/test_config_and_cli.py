@@ -81,6 +81,19 @@ def test_a_misspelt_setting_is_named_with_the_one_meant(caplog: pytest.LogCaptur
     assert caplog.records[-1].getMessage().endswith("did you mean LINQBOT_INBOX_URL?")
 
 
+def test_a_secret_unlike_linqs_is_warned_about_once(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("linqbot.config._reported", set())  # once per process: this test's process is shared
+    for _ in range(2):
+        config = load_config(environ={**GOOD, "LINQ_WEBHOOK_SECRET": "notasecret"}, env_file=None)
+    assert config.webhook_secret == "notasecret"  # any string is a valid key: used, not refused
+    warned = [r.getMessage() for r in caplog.records if "does not look like a Linq signing secret" in r.getMessage()]
+    assert len(warned) == 1 and "notasecret" not in warned[0]
+    load_config(environ=GOOD, env_file=None)
+    assert len(caplog.records) == 1
+
+
 def test_every_setting_the_code_reads_is_known_to_the_typo_check() -> None:
     named = set()
     for folder in ("linqbot", "plugins"):

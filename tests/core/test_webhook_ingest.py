@@ -181,7 +181,12 @@ async def test_message_fields_reach_the_handler(client: TestClient, recorder: Re
 )
 @pytest.mark.parametrize("scheme", ["standard", "legacy"])
 async def test_bad_signatures_get_401_and_run_nothing(
-    client: TestClient, recorder: Recorder, case: str, expected_reason: str, scheme: str
+    client: TestClient,
+    recorder: Recorder,
+    case: str,
+    expected_reason: str,
+    scheme: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     if case == "no_id" and scheme == "legacy":
         pytest.skip("the legacy scheme has no message id")
@@ -210,7 +215,13 @@ async def test_bad_signatures_get_401_and_run_nothing(
     assert reply["error"] == "invalid_signature"
     assert expected_reason in reply["reason"]
     assert SECRET not in json.dumps(reply)
+    assert "LINQ_WEBHOOK_SECRET" not in reply["reason"] and "clock" not in reply["reason"]  # hints are the owner's
     assert recorder.calls == []
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "linqbot.webhook"]
+    if expected_reason == "signature mismatch":
+        assert logged.endswith("(is LINQ_WEBHOOK_SECRET the signing_secret of the subscription sending this?)")
+    elif expected_reason.startswith("timestamp"):
+        assert logged.endswith("(is this machine's clock right?)")
 
 
 async def test_rotated_secrets_are_both_accepted(aiohttp_client: Any, recorder: Recorder) -> None:
