@@ -55,6 +55,12 @@ def _parse_selection(selection: str | Sequence[PluginChoice] | None) -> list[Plu
     return list(selection)
 
 
+def _suggest(name: str, installed: list[str]) -> str:
+    """``did you mean commands?`` for a name close to an installed plugin's, else the installed plugins."""
+    close = difflib.get_close_matches(name, installed, n=3)
+    return f"did you mean {' or '.join(close)}?" if close else f"installed plugins: {', '.join(installed) or 'none'}"
+
+
 class PluginManager:
     """A pluggy manager for the ``linqbot`` hooks, loaded according to a selection."""
 
@@ -80,7 +86,12 @@ class PluginManager:
         objects = [c for c in choices or [] if not isinstance(c, str)]
         plain = [n for n in names if not n.startswith(("+", "-"))]
         wanted = set(plain) if plain else set(available)
-        wanted -= {n[1:] for n in names if n.startswith("-")}
+        dropped = {n[1:] for n in names if n.startswith("-")}
+        wanted -= dropped
+        for name in sorted(dropped - set(available)):
+            if self._log_failures:
+                hint = _suggest(name, sorted(available))
+                log.warning("plugin selection drops -%s, which is not an installed plugin (%s)", name, hint)
         for name in [*sorted(wanted), *(n[1:] for n in names if n.startswith("+"))]:
             if name in available:
                 self._register_entry_point(available[name])
@@ -106,10 +117,7 @@ class PluginManager:
             if exc.name is None or not (path == exc.name or path.startswith(exc.name + ".")):
                 self._fail(path, exc)  # the plugin exists but imports something missing
                 return
-            close = difflib.get_close_matches(path, installed, n=3)
-            known = ", ".join(installed) or "none"
-            hint = f"did you mean {' or '.join(close)}?" if close else f"installed plugins: {known}"
-            self._fail(path, LookupError(f"no installed plugin or module named {path!r}; {hint}"))
+            self._fail(path, LookupError(f"no installed plugin or module named {path!r}; {_suggest(path, installed)}"))
             return
         except Exception as exc:
             self._fail(path, exc)

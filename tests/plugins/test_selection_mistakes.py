@@ -41,6 +41,13 @@ def test_a_misspelt_plugin_name_suggests_the_installed_one(caplog: pytest.LogCap
     assert errors == [f"plugin commnds failed to load and was skipped: {reason}"]
 
 
+def test_dropping_a_name_no_plugin_has_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    manager = PluginManager("-outreech")
+    assert "outreach" in {info.name for info in manager.describe()}  # nothing was dropped ...
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["plugin selection drops -outreech, which is not an installed plugin (did you mean outreach?)"]
+
+
 def test_a_name_like_no_installed_plugin_lists_the_installed_ones() -> None:
     reason = PluginManager("+zzz_nothing_like").failed["zzz_nothing_like"]
     assert reason.startswith("LookupError: no installed plugin or module named 'zzz_nothing_like'; installed plugins: ")
