@@ -224,7 +224,7 @@ class _FencedExecutor(AsyncIOExecutor):  # type: ignore[misc]
         self.running: dict[str, Job] = {}
         """Jobs with a run under way here (one each: ``max_instances`` is 1)."""
         self._next: dict[str, tuple[Job, list[datetime]]] = {}
-        """One-off jobs claimed again while their earlier run goes on here, submitted when it ends."""
+        """One-off jobs claimed again while their earlier run goes on here, returned to the store when it ends."""
 
     def start(self, scheduler: AsyncIOScheduler, alias: str) -> None:
         super().start(scheduler, alias)
@@ -232,12 +232,27 @@ class _FencedExecutor(AsyncIOExecutor):  # type: ignore[misc]
 
     def submit_job(self, job: Job, run_times: list[datetime]) -> None:
         """A one-off job claimed again while its earlier run goes on here (scheduled again under its id, or handed
-        back to a leader that is this process again) waits for that run: APScheduler would skip it as an overrun and
-        drop it from the store, and it is the job's only run."""
+        back to a leader that is this process again) waits for that run, then goes back to the store to be claimed
+        anew: APScheduler would skip it as an overrun and drop it from the store, and it is the job's only run. A
+        newer claim of the same id replaces a waiting one, as adding a job under a used id replaces it."""
         if job.id in self.running and isinstance(job.trigger, DateTrigger):
+            replaced = self._next.get(job.id)
             self._next[job.id] = (job, run_times)
+            if replaced is not None:
+                self._eventloop.call_soon(self._dispatch, _handed_back(*replaced))
             return
         super().submit_job(job, run_times)
+
+    def take_waiting(self) -> list[tuple[Job, list[datetime]]]:
+        """The runs still waiting (the scheduler is stopping: they go back to the store without waiting more)."""
+        waiting, self._next = list(self._next.values()), {}
+        return waiting
+
+    def _dispatch(self, events: list[JobExecutionEvent]) -> None:
+        """Report runs settled here without running (their submission was counted): what `_run_job_success` does
+        for a run, without releasing an instance this run never held."""
+        for event in events:
+            self._scheduler._dispatch_event(event)
 
     def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
         self.running[job.id] = job
@@ -275,7 +290,7 @@ class _FencedExecutor(AsyncIOExecutor):  # type: ignore[misc]
         else:
             self._run_job_success(job.id, events)
         if (waiting := self._next.pop(job.id, None)) is not None:
-            self.submit_job(*waiting)
+            self._owner.return_to_store(*waiting, settled=self._dispatch)
 
 
 class _LeaderScheduler(AsyncIOScheduler):  # type: ignore[misc]
@@ -338,6 +353,8 @@ class BotScheduler:
         self._overruns: dict[str, _Overrun] = {}
         self._handed_back: list[str] = []
         """Jobs handed to the leader since the last warning about it."""
+        self._returning: set[asyncio.Task[None]] = set()
+        """One-off runs being put back in the store (`return_to_store`)."""
         self._armed = False
         """The bot is running; the store opens on first use."""
 
@@ -761,16 +778,33 @@ class BotScheduler:
 
         While the store does not answer (Redis down past the lease), the run is kept here and the store asked again
         with backoff: a one-off job was removed from the store when claimed, so this process holds its only copy."""
+        if await self._put_back(job, run_times):
+            self._note_hand_back(job.id)
+        return _handed_back(job, run_times)
+
+    def return_to_store(
+        self, job: Job, run_times: list[datetime], *, settled: Callable[[list[JobExecutionEvent]], None]
+    ) -> None:
+        """Put back a one-off run that waited for its job's earlier run here (see `_FencedExecutor.submit_job`);
+        ``settled`` reports it once stored. Until then it counts as in flight, so `stop` waits for it."""
+
+        async def put_back() -> None:
+            await self._put_back(job, run_times)
+            if self.apscheduler is not None:
+                settled(_handed_back(job, run_times))
+
+        task = asyncio.get_running_loop().create_task(put_back())
+        self._returning.add(task)
+        task.add_done_callback(self._returning.discard)
+
+    async def _put_back(self, job: Job, run_times: list[datetime]) -> bool:
         settled = False
         try:
             settled = await self._store_again(job, min(run_times))
         finally:
             if not settled:
-                log.warning("scheduler: stopped before job %s could be handed to the leader; this run is lost", job.id)
-        return [
-            JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, job._jobstore_alias, at, retval=builtin.HandedBack())
-            for at in run_times
-        ]
+                log.warning("scheduler: stopped before job %s could be put back in the store; this run is lost", job.id)
+        return settled
 
     async def _store_again(self, job: Job, at: datetime) -> bool:
         """Make ``job`` due at ``at`` in the store, retrying until it answers; False if the scheduler closed first."""
@@ -794,7 +828,6 @@ class BotScheduler:
                 continue
             with contextlib.suppress(RedisError, OSError):  # the leader also looks for due jobs on its own
                 self._wake_leader()
-            self._note_hand_back(job.id)
             return True
         return False
 
@@ -834,6 +867,9 @@ class BotScheduler:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:
             log.warning("scheduler stopping with %d jobs still running; they are cancelled", self._in_flight)
+        if self._executor is not None:
+            for job, run_times in self._executor.take_waiting():  # never started: safe to keep for the next start
+                await self._put_back(job, run_times)
         if self._leading is not None:
             self._leading.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -964,6 +1000,14 @@ class BotScheduler:
         )
         if self.run_log is not None:
             self.run_log.record(JobRun(job_id, overrun.first, datetime.now(UTC), "missed", detail))
+
+
+def _handed_back(job: Job, run_times: list[datetime]) -> list[JobExecutionEvent]:
+    """The outcome of runs settled by putting them back in the store (not recorded in the run log)."""
+    return [
+        JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, job._jobstore_alias, at, retval=builtin.HandedBack())
+        for at in run_times
+    ]
 
 
 def _resumable(events: list[JobExecutionEvent]) -> bool:

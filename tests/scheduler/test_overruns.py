@@ -94,6 +94,38 @@ async def test_a_one_off_job_due_again_while_its_run_goes_on_runs_after_it_not_d
         assert scheduler.jobs() == []
 
 
+async def test_a_newer_claim_replaces_a_waiting_one_and_the_scheduler_still_stops_at_once(
+    caplog: pytest.LogCaptureFixture, gate: str
+) -> None:
+    RAN.clear()
+    bot = scheduler_bot()
+    async with simulate(bot):
+        scheduler = scheduler_of(bot)
+        await scheduler.schedule(hold_then_note, at=timedelta(0), args=(gate, "first"), id="once")
+        await asyncio.wait_for(GATES[gate].started.wait(), 10)
+        for note in ("second", "third"):
+            await scheduler.schedule(hold_then_note, at=timedelta(0), args=(gate, note), id="once")
+            await poll_until(lambda: scheduler.jobs() == [], 10, f"the {note} run is claimed")
+        GATES[gate].release.set()
+        await poll_until(lambda: RAN == ["first", "third"], 10, "the first run, then the newest claim")
+        await asyncio.wait_for(scheduler.stop(timeout=5), 10)  # every counted run settled: stops without the timeout
+    assert warnings(caplog, "still running") == []
+
+
+async def test_a_run_still_waiting_when_the_scheduler_stops_is_kept_in_the_store(gate: str) -> None:
+    RAN.clear()
+    bot = scheduler_bot()
+    async with simulate(bot):
+        scheduler = scheduler_of(bot)
+        await scheduler.schedule(hold_then_note, at=timedelta(0), args=(gate, "first"), id="once")
+        await asyncio.wait_for(GATES[gate].started.wait(), 10)
+        await scheduler.schedule(hold_then_note, at=timedelta(0), args=(gate, "second"), id="once")
+        await poll_until(lambda: scheduler.jobs() == [], 10, "the second run is claimed")
+        await scheduler.stop(timeout=0.2)  # the first run is cancelled; the second never started
+    assert [job.id for job in scheduler.jobs()] == ["once"], "the waiting run is stored for the next start"
+    assert RAN == []
+
+
 async def test_a_backlog_of_scheduled_messages_past_their_lease_is_quiet_and_each_is_sent_once(
     witnessed: tuple[Emulator, SendWitness], caplog: pytest.LogCaptureFixture
 ) -> None:
