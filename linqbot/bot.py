@@ -239,6 +239,7 @@ class Bot(Router):
     async def startup(self) -> None:
         """Check the settings and open the client; fails fast with a `ConfigError` naming what is wrong."""
         self.closing = False
+        self._failure = None
         _ = self.client, self.verifier
         if not self.inbox.started:
             self._choose_inbox_store()

@@ -54,6 +54,10 @@ class Health:
     """Read every line's reputation (``GET /v3/phone_numbers``) when the bot starts."""
 
 
+REJECTED_KEY_RECHECK = 2.0
+"""Seconds before asking Linq again when the start-up read is refused with a 401, before the bot stops over it."""
+
+
 class HealthGate:
     """Outbound middleware ``chat_health``."""
 
@@ -68,7 +72,11 @@ class HealthGate:
             return
         bot = self.directory.bot
         try:
-            lines = await bot.client.list_phone_numbers()
+            try:
+                lines = await bot.client.list_phone_numbers()
+            except Unauthorized:  # asked again before stopping: a hiccup in Linq's auth must not take the bot down
+                await asyncio.sleep(REJECTED_KEY_RECHECK)
+                lines = await bot.client.list_phone_numbers()
         except Unauthorized as exc:
             bot.fail(ConfigError(f"LINQ_API_KEY was rejected by Linq: {exc}"))
             return

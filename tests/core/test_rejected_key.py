@@ -8,12 +8,15 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from linqbot import Bot
 from linqbot.emulator import Emulator
-from linqbot.outbound import RetryPolicy
+from linqbot.outbound import OutboundCall, RetryPolicy
+from linqbot.outbound.errors import Unauthorized
+from linqbot.outbound.pipeline import Next
 
 pytestmark = pytest.mark.usefixtures("linq_env")
 
@@ -47,7 +50,10 @@ async def test_linqbot_run_with_a_rejected_key_exits_2_naming_the_setting(tmp_pa
     assert WRONG_KEY not in err.decode()
 
 
-async def test_served_otherwise_a_rejected_key_is_logged_as_an_error(caplog: pytest.LogCaptureFixture) -> None:
+async def test_served_otherwise_a_rejected_key_is_logged_as_an_error(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("linqbot.middleware.health.REJECTED_KEY_RECHECK", 0.0)
     async with Emulator() as emulator:
         bot = Bot(env_file=None, base_url=emulator.base_url, api_key=WRONG_KEY)
         await bot.startup()
@@ -67,4 +73,28 @@ async def test_linq_unreachable_at_start_up_is_only_a_warning(caplog: pytest.Log
     finally:
         await bot.shutdown()
     assert any("could not read line reputation" in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_single_401_is_asked_again_before_the_bot_stops_over_it(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hiccup in Linq's auth must not take a bot down (a service manager would not restart it after exit 2)."""
+    monkeypatch.setattr("linqbot.middleware.health.REJECTED_KEY_RECHECK", 0.0)
+    async with Emulator() as emulator:
+        bot = Bot(env_file=None, base_url=emulator.base_url, api_key=WRONG_KEY)
+
+        async def linq_fixes_its_hiccup(call: OutboundCall, call_next: Next) -> Any:
+            try:
+                return await call_next(call)
+            except Unauthorized:
+                emulator.config.api_key = WRONG_KEY  # the next call is accepted
+                raise
+
+        bot.outbound_middleware.add(linq_fixes_its_hiccup)
+        await bot.startup()
+        try:
+            await bot.safeguards.started()
+        finally:
+            await bot.shutdown()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
