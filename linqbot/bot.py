@@ -31,6 +31,7 @@ from linqbot.middleware import Safeguards, install_safeguards
 from linqbot.observability import Metrics, configure_logging
 from linqbot.outbound import LinqClient, OutboundChain, RetryPolicy, build_message
 from linqbot.plugins import PluginError, PluginManager
+from linqbot.redact import mask_url
 from linqbot.webhook.app import build_app
 from linqbot.webhook.signature import Verifier
 
@@ -251,7 +252,7 @@ class Bot(Router):
             "linqbot ready: %s; webhook at %s; Linq API at %s",
             self._describe_handlers(),
             self.webhook_path,
-            self.config.base_url,
+            mask_url(self.config.base_url),
         )
 
     def _choose_inbox_store(self) -> None:

@@ -76,13 +76,13 @@ def _lookup(environ: Mapping[str, str | None], *names: str) -> str | None:
 
 def _misspelt(names: Iterable[str]) -> dict[str, str]:
     """Settings present under a name linqbot does not read but close to one it does: name -> the one meant. Names
-    are compared without their prefix (so ``LINQ_INBOX_URL`` finds ``LINQBOT_INBOX_URL``), closely enough that a
-    plugin's own ``LINQBOT_WEATHER_TOKEN`` is not taken for ``LINQBOT_ADMIN_TOKEN``."""
+    are compared without their prefix (so ``LINQ_INBOX_URL`` finds ``LINQBOT_INBOX_URL``), and closely: a slip of
+    one letter is a typo, while a plugin's own ``LINQBOT_STATS_URL`` or ``LINQBOT_OUTREACH_DIR`` is not."""
     by_rest = {_rest(setting): setting for setting in SETTINGS}
     found = {}
     for name in names:
         if name.startswith(("LINQ_", "LINQBOT_")) and name not in SETTINGS:
-            close = difflib.get_close_matches(_rest(name), by_rest, n=1, cutoff=0.85)
+            close = difflib.get_close_matches(_rest(name), by_rest, n=1, cutoff=0.9)
             if close:
                 found[name] = by_rest[close[0]]
     return found
@@ -144,7 +144,8 @@ def load_config(
     for secret in secrets:
         if secret.startswith("whsec_") and len(secret) < 12:
             raise ConfigError("LINQ_WEBHOOK_SECRET looks truncated: a whsec_ secret carries base64 after the prefix")
-    if not all(secret.startswith("whsec_") for secret in secrets) and "not whsec_" not in _reported:
+    unlike_linqs = webhook_secret is None and not all(secret.startswith("whsec_") for secret in secrets)
+    if unlike_linqs and "not whsec_" not in _reported:  # (a secret passed in code is the caller's own choice)
         _reported.add("not whsec_")  # a warning, not an error: any string is a valid HMAC key, only unusual here
         log.warning(
             "LINQ_WEBHOOK_SECRET does not look like a Linq signing secret (whsec_ followed by base64): deliveries "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 
 def mask_handle(handle: str | None) -> str:
     """Enough of a handle to tell people apart in a log line, never the whole number or address."""
@@ -19,3 +21,11 @@ def mask_secret(secret: str | None) -> str:
         return "-"
     prefix = "whsec_" if secret.startswith("whsec_") else ""
     return f"{prefix}…{secret[-2:]}"
+
+
+def mask_url(url: str) -> str:
+    """A URL without what may carry a credential (user, password, query, fragment): scheme, host, port and path."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"

@@ -28,7 +28,7 @@ def default_url() -> str:
     """`DEFAULT_URL`, its folder created (the store only checks a folder exists) — or the file an earlier linqbot
     kept, while it exists."""
     path = Path(local_file(FILE_NAME, former=FORMER_FILE))
-    path.parent.mkdir(exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path.as_posix()}"
 
 

@@ -66,7 +66,10 @@ def test_bad_settings_name_the_setting(environ: dict[str, str], named: str) -> N
         load_config(environ=environ, env_file=None)
 
 
-def test_a_misspelt_setting_is_named_with_the_one_meant(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_misspelt_setting_is_named_with_the_one_meant(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("linqbot.config._reported", set())  # once per process: this test's process is shared
     typo = {"LINQ_API_KEY": "key", "LINQ_WEBHOOK_SECERT": SECRET}
     with pytest.raises(ConfigError, match=r"LINQ_WEBHOOK_SECRET is not set \(LINQ_WEBHOOK_SECERT is set: a typo\?\)"):
         load_config(environ=typo, env_file=None)
@@ -75,7 +78,8 @@ def test_a_misspelt_setting_is_named_with_the_one_meant(caplog: pytest.LogCaptur
     assert config.base_url == DEFAULT_BASE_URL  # the typo is not read ...
     warnings = [r.getMessage() for r in caplog.records if r.name == "linqbot.config"]
     assert "LINQ_BASEURL is not a setting linqbot reads; did you mean LINQ_BASE_URL?" in warnings  # ... but said
-    load_config(environ={**GOOD, "LINQ_BASEURL": "x", "LINQBOT_WEATHER_TOKEN": "y"}, env_file=None)
+    plugins_own = {"LINQBOT_WEATHER_TOKEN": "y", "LINQBOT_STATS_URL": "y", "LINQBOT_OUTREACH_DIR": "y"}
+    load_config(environ={**GOOD, "LINQ_BASEURL": "x", **plugins_own}, env_file=None)
     assert len([r for r in caplog.records if r.name == "linqbot.config"]) == len(warnings), "once, and not others'"
     load_config(environ={**GOOD, "LINQ_INBOX_URL": "memory://"}, env_file=None)
     assert caplog.records[-1].getMessage().endswith("did you mean LINQBOT_INBOX_URL?")
@@ -90,6 +94,9 @@ def test_a_secret_unlike_linqs_is_warned_about_once(
     assert config.webhook_secret == "notasecret"  # any string is a valid key: used, not refused
     warned = [r.getMessage() for r in caplog.records if "does not look like a Linq signing secret" in r.getMessage()]
     assert len(warned) == 1 and "notasecret" not in warned[0]
+    monkeypatch.setattr("linqbot.config._reported", set())
+    load_config(environ=GOOD, webhook_secret="not-used:only-calls-the-api", env_file=None)  # a secret given in code
+    assert len(caplog.records) == 1
     load_config(environ=GOOD, env_file=None)
     assert len(caplog.records) == 1
 

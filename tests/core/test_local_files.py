@@ -70,7 +70,7 @@ def test_once_the_file_is_moved_into_the_folder_that_one_is_used(tmp_path: Path)
 def test_linqbot_home_moves_every_default_file_and_never_falls_back_to_former_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    home = tmp_path / "data"
+    home = tmp_path / "data" / "bots" / "one"  # nested: every store makes the folders it needs
     monkeypatch.setenv("LINQBOT_HOME", str(home))
     (tmp_path / "linqbot-jobs.sqlite3").touch()  # a file an earlier version kept: not the place LINQBOT_HOME names
     assert default_file_url() == f"sqlite:///{home.as_posix()}/inbox.db"

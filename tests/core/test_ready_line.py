@@ -40,3 +40,15 @@ async def test_the_ready_line_counts_handlers_per_event_type_and_commands(caplog
         "linqbot ready: 4 handlers (message.received 3, reaction.added 1), 2 commands; webhook at /webhook; "
         "Linq API at http://127.0.0.1:9/api/partner"  # which Linq: a misspelt LINQ_BASE_URL means production
     )
+
+
+async def test_the_ready_line_shows_no_credential_a_base_url_may_carry(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LINQ_BASE_URL", "https://bot:hunter2@linq.internal:8443/api/partner?token=s3cret")
+    bot = Bot(env_file=None)
+    caplog.set_level(logging.INFO, logger="linqbot")
+    await bot.startup()
+    await bot.shutdown()
+    [ready] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("linqbot ready")]
+    assert ready.endswith("; Linq API at https://linq.internal:8443/api/partner")
