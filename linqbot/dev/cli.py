@@ -40,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"the dashboard and /metrics (default {DEFAULT_DASHBOARD_PORT}; with --port, any free port)",
     )
     parser.add_argument(
+        "--home",
+        metavar="DIR",
+        help="keep the bot's local files (state, jobs, campaigns) in DIR between sessions (default: a fresh folder)",
+    )
+    parser.add_argument(
         "--say", action="append", metavar="TEXT", help="headless: send TEXT, print the bot's answer (repeatable)"
     )
     parser.add_argument("--from", dest="sender", default=DEFAULT_PEOPLE[0], help="headless: who says it (%(default)s)")
@@ -55,7 +60,7 @@ def run(bot: Bot, args: argparse.Namespace) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     quiet_chatty_libraries(level)
     try:
-        with _local_files_of_this_session():
+        with _local_files_of_this_session(args.home):
             return asyncio.run(_say(bot, args) if quiet else _serve(bot, args))
     except OSError as exc:
         print(f"linqbot dev: cannot listen on {args.host}: {exc.strerror}; choose --port / --bot-port", file=sys.stderr)
@@ -65,19 +70,23 @@ def run(bot: Bot, args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _local_files_of_this_session() -> Iterator[None]:
-    """Keep the bot's local files (state, scheduled jobs, campaigns) in a fresh folder, removed afterwards, unless
-    ``LINQBOT_HOME`` names one: the emulator starts empty every time, and a session's jobs left in ``.linqbot/``
-    fired at chats that no longer exist — or, under ``linqbot run`` in the same folder, at the real API."""
-    if os.environ.get(HOME_SETTING):
-        yield
-        return
-    with tempfile.TemporaryDirectory(prefix="linqbot-dev-", ignore_cleanup_errors=True) as home:
+def _local_files_of_this_session(home: str | None) -> Iterator[None]:
+    """Keep the bot's local files (state, scheduled jobs, campaigns) in ``home`` (``--home``), else in a fresh
+    folder removed afterwards — never where ``LINQBOT_HOME`` or ``.linqbot/`` keep a real bot's: the emulator starts
+    empty every time, and a session's jobs left there fired at chats that no longer exist, or, under ``linqbot run``,
+    at the real API."""
+    before = os.environ.get(HOME_SETTING)
+    with contextlib.ExitStack() as stack:
+        if home is None:
+            home = stack.enter_context(tempfile.TemporaryDirectory(prefix="linqbot-dev-", ignore_cleanup_errors=True))
         os.environ[HOME_SETTING] = home
         try:
             yield
         finally:
-            del os.environ[HOME_SETTING]
+            if before is None:
+                del os.environ[HOME_SETTING]
+            else:
+                os.environ[HOME_SETTING] = before
 
 
 async def _serve(bot: Bot, args: argparse.Namespace) -> int:

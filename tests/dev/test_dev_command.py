@@ -104,20 +104,22 @@ async def count(ctx):
 """
 
 
-def test_each_session_starts_with_fresh_local_files_unless_linqbot_home_keeps_them(tmp_path: Path) -> None:
-    """The emulator starts empty every run; state and jobs a session left in .linqbot/ outlived its chats (and
-    would have reached `linqbot run` in the same folder)."""
+def test_each_session_starts_with_fresh_local_files_unless_home_keeps_them(tmp_path: Path) -> None:
+    """The emulator starts empty every run; state and jobs a session left in .linqbot/ (or in a LINQBOT_HOME set for
+    `linqbot run`) outlived its chats, and would have reached `linqbot run`."""
     bot_file = tmp_path / "counting_bot.py"
     bot_file.write_text(COUNTING_BOT)
+    production = tmp_path / "production"
     for _ in range(2):
-        done = linqbot_dev(str(bot_file), "--say", "hi", "--say", "again", cwd=tmp_path)
+        done = linqbot_dev(str(bot_file), "--say", "hi", "--say", "again", cwd=tmp_path,
+                           env={"LINQBOT_HOME": str(production)})  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert "bot: visit 1\nyou: again\nbot: visit 2\n" in done.stdout
-    assert not (tmp_path / ".linqbot").exists(), "nothing left in the project's folder"
+    assert not (tmp_path / ".linqbot").exists() and not production.exists(), "nothing left in a real bot's folder"
 
     home = tmp_path / "kept"
     for visit in ("1", "2"):
-        done = linqbot_dev(str(bot_file), "--say", "hi", cwd=tmp_path, env={"LINQBOT_HOME": str(home)})
+        done = linqbot_dev(str(bot_file), "--say", "hi", "--home", str(home), cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         assert f"bot: visit {visit}\n" in done.stdout
     assert (home / "state.db").exists()
