@@ -210,11 +210,15 @@ async def test_a_click_lands_while_messages_arrive(browser: Browser, sim: Simula
 
     await page.locator("#new-group summary").click()
     await page.locator("#group-members input[value='+15550100002']").check()
+    await page.locator("#group-members input[value='+15550100003']").check()
     await sim.emulator.inbound("+15550100001", "group hi", group=["+15550100002"])
     group = page.locator("#chats button", has_text="Group")
     await expect(group.locator(".sub")).to_have_text("echo: group hi", timeout=WAIT_MS)
     await expect(page.locator("#group-members input[value='+15550100002']")).to_be_checked()
 
+    await page.locator("#people button", has_text="+15550100002").click()  # someone else holds the phone:
+    await expect(page.locator("#group-members input:checked")).to_have_count(0)  # not the previous person's picks
+    await page.locator("#people button", has_text="+15550100001").click()
     await press_while_a_message_arrives(group, "in the dm", dm)
     await expect(page.locator("#chat-title")).to_contain_text("Group", timeout=WAIT_MS)
     group_id = next(c["id"] for c in sim.emulator.chats() if c["is_group"])

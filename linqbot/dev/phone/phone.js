@@ -168,7 +168,12 @@ function holdPhone(handle) {
   state.current = null;
   state.meTyping = false;
   hideTapbacks();
+  clearGroupPicks();
   render();
+}
+
+function clearGroupPicks() {
+  document.querySelectorAll("#group-members input:checked").forEach((box) => { box.checked = false; });
 }
 
 function startGroup() {
@@ -178,6 +183,7 @@ function startGroup() {
   const existing = chatsOf(state.me).find((c) => c.is_group && sameMembers(c.handles, members));
   state.current = existing ? { chatId: existing.id } : { draft: others };
   $("new-group").open = false;
+  clearGroupPicks();
   render();
   $("text").focus();
 }
