@@ -22,6 +22,7 @@ from linqbot.emulator import cli as emulator_cli
 from linqbot.live import cli as live_cli
 from linqbot.observability import log_handler
 from linqbot.plugins import PluginManager
+from linqbot.plugins.manager import missing_itself
 from linqbot.scaffold import add_arguments as add_new_arguments
 from linqbot.scaffold import run as run_new
 
@@ -64,7 +65,7 @@ def _import_module(location: str) -> ModuleType:
     try:
         return importlib.import_module(location)
     except ModuleNotFoundError as exc:
-        if exc.name is not None and (location == exc.name or location.startswith(exc.name + ".")):
+        if missing_itself(exc, location):
             raise LoadError(f"cannot import module {location!r}: {exc}") from None
         raise  # a module the bot imports is missing: the bot's own error
 

@@ -55,6 +55,12 @@ def _parse_selection(selection: str | Sequence[PluginChoice] | None) -> list[Plu
     return list(selection)
 
 
+def missing_itself(error: ModuleNotFoundError, path: str) -> bool:
+    """Whether importing ``path`` failed because it (or its package) does not exist, not because of something it
+    imports: the first is a wrong name, the second the module's own error."""
+    return error.name is not None and (path == error.name or path.startswith(error.name + "."))
+
+
 def _suggest(name: str, installed: list[str]) -> str:
     """``did you mean commands?`` for a name close to an installed plugin's, else the installed plugins."""
     close = difflib.get_close_matches(name, installed, n=3)
@@ -114,7 +120,7 @@ class PluginManager:
         try:
             plugin = importlib.import_module(path)
         except ModuleNotFoundError as exc:
-            if exc.name is None or not (path == exc.name or path.startswith(exc.name + ".")):
+            if not missing_itself(exc, path):
                 self._fail(path, exc)  # the plugin exists but imports something missing
                 return
             self._fail(path, LookupError(f"no installed plugin or module named {path!r}; {_suggest(path, installed)}"))
@@ -154,8 +160,8 @@ class PluginManager:
 
     def blame(self, error: Exception) -> str | None:
         """The plugin whose hook implementation ``error`` was raised in, if any (pluggy re-raises it unnamed)."""
-        owners = {
-            impl.function.__code__: impl.plugin_name
+        owners = {  # each implementation's own code: a decorator's wrapper may be shared by several plugins
+            getattr(inspect.unwrap(impl.function), "__code__", None): impl.plugin_name
             for _, plugin in self.pm.list_name_plugin()
             for caller in self.pm.get_hookcallers(plugin) or []
             for impl in caller.get_hookimpls()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -144,6 +145,34 @@ def test_a_plugin_raising_while_setting_up_stops_the_bot_naming_it(
     assert raised.value.plugin == module
     assert str(raised.value).startswith(f"plugin {module} failed while setting up the bot: ")
     assert isinstance(raised.value.__cause__, (KeyError, ValueError))
+
+
+def logged(hook: Any) -> Any:
+    """A decorator several plugins share: its wrapper's code is the same object in all of them."""
+
+    @functools.wraps(hook)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return hook(*args, **kwargs)
+
+    return wrapper
+
+
+def test_the_plugin_blamed_is_the_one_that_raised_even_behind_a_shared_decorator() -> None:
+    class Broken:
+        @hookimpl
+        @logged
+        def linqbot_setup(self, bot: Bot) -> None:
+            raise RuntimeError("no token")
+
+    class Fine:
+        @hookimpl
+        @logged
+        def linqbot_setup(self, bot: Bot) -> None:
+            pass
+
+    with pytest.raises(PluginError) as raised:
+        Bot(env_file=None, plugins=[Broken(), Fine()])
+    assert raised.value.plugin == "Broken"
 
 
 def test_an_error_outside_plugin_code_is_not_blamed_on_a_plugin() -> None:
