@@ -142,6 +142,8 @@ def _plugins(args: argparse.Namespace) -> int:
             print(f"    {hook}")
     for name, reason in manager.failed.items():
         print(f"{name}  FAILED TO LOAD: {reason}")
+    for name, reason in manager.ignored.items():
+        print(f"-{name}  IGNORED: {reason}")
     return 1 if manager.failed else 0
 
 
@@ -171,7 +173,7 @@ def build_parser(plugins: PluginManager | None = None) -> argparse.ArgumentParse
 
     live_cli.add_commands(commands, load_bot)
 
-    loaded = plugins or PluginManager(log_failures=False)  # the bot's own manager logs what fails to load
+    loaded = plugins or PluginManager(log_failures=False)
     listing = commands.add_parser("plugins", help="list loaded plugins and the hooks each implements")
     listing.add_argument("--select", default=None, help="a LINQBOT_PLUGINS-style selection to try")
     listing.set_defaults(func=_plugins, loaded=loaded)
@@ -181,8 +183,15 @@ def build_parser(plugins: PluginManager | None = None) -> argparse.ArgumentParse
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    plugins = PluginManager(log_failures=False)  # the bot's own manager logs what fails to load
+    parser = build_parser(plugins)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        if exc.code:  # a usage error, perhaps a command whose plugin could not load: say why it is missing
+            for name, reason in plugins.failed.items():
+                print(f"linqbot: plugin {name} failed to load, so its commands are missing: {reason}", file=sys.stderr)
+        raise
     try:
         return int(args.func(args))
     except LoadError as exc:

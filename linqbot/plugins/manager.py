@@ -77,6 +77,8 @@ class PluginManager:
         self.pm.add_hookspecs(hookspecs)
         self.failed: dict[str, str] = {}
         """Plugins that could not load: name -> reason."""
+        self.ignored: dict[str, str] = {}
+        """Names the selection drops that no installed plugin has (``-outreech``): name -> why nothing was dropped."""
         self._log_failures = log_failures
         if selection is None:
             selection = os.environ.get("LINQBOT_PLUGINS") or None
@@ -95,9 +97,9 @@ class PluginManager:
         dropped = {n[1:] for n in names if n.startswith("-")}
         wanted -= dropped
         for name in sorted(dropped - set(available)):
+            self.ignored[name] = f"not an installed plugin ({_suggest(name, sorted(available))})"
             if self._log_failures:
-                hint = _suggest(name, sorted(available))
-                log.warning("plugin selection drops -%s, which is not an installed plugin (%s)", name, hint)
+                log.warning("plugin selection drops -%s, which is %s", name, self.ignored[name])
         for name in [*sorted(wanted), *(n[1:] for n in names if n.startswith("+"))]:
             if name in available:
                 self._register_entry_point(available[name])

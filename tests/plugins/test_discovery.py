@@ -205,6 +205,25 @@ def test_the_cli_lists_loaded_plugins_with_their_hooks_and_failures(
     assert "wrong_arguments  FAILED TO LOAD:" in listing
 
 
+def test_a_dropped_name_no_plugin_has_is_listed_as_ignored(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plugins", "--select=-outreech"]) == 0
+    assert "-outreech  IGNORED: not an installed plugin (did you mean outreach?)" in capsys.readouterr().out
+
+
+def test_a_command_missing_because_its_plugin_failed_to_load_says_why(
+    plugin_module: Callable[[str, str], str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = plugin_module("raises_at_import", BROKEN_PLUGINS["raises_at_import"])
+    monkeypatch.setenv("LINQBOT_PLUGINS", f"+{broken}")
+    with pytest.raises(SystemExit) as usage:
+        main(["campaigns", "list"])  # a command the plugin would have added
+    assert usage.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'campaigns'" in err
+    reason = "RuntimeError: no config for raises_at_import"
+    assert f"linqbot: plugin {broken} failed to load, so its commands are missing: {reason}" in err
+
+
 class Lifecycle:
     """A plugin whose start-up, shut-down, event and error hooks are all async."""
 
