@@ -29,6 +29,21 @@ bot = Bot(env_file=None)
 """
 
 
+@pytest.fixture(autouse=True)
+def ask_again_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In this process, the second ask after a 401 comes at once (`linqbot run` processes wait the real 2 s)."""
+    monkeypatch.setattr("linqbot.middleware.health.REJECTED_KEY_RECHECK", 0.0)
+
+
+async def start_up_reads(bot: Bot) -> None:
+    """Start ``bot``, wait for its start-up reads (line reputation, in the background), stop it."""
+    await bot.startup()
+    try:
+        await bot.safeguards.started()
+    finally:
+        await bot.shutdown()
+
+
 async def test_linqbot_run_with_a_rejected_key_exits_2_naming_the_setting(tmp_path: Path) -> None:
     bot_file = tmp_path / "bot.py"
     bot_file.write_text(BOT)
@@ -50,37 +65,23 @@ async def test_linqbot_run_with_a_rejected_key_exits_2_naming_the_setting(tmp_pa
     assert WRONG_KEY not in err.decode()
 
 
-async def test_served_otherwise_a_rejected_key_is_logged_as_an_error(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("linqbot.middleware.health.REJECTED_KEY_RECHECK", 0.0)
+async def test_served_otherwise_a_rejected_key_is_logged_as_an_error(caplog: pytest.LogCaptureFixture) -> None:
     async with Emulator() as emulator:
         bot = Bot(env_file=None, base_url=emulator.base_url, api_key=WRONG_KEY)
-        await bot.startup()
-        try:
-            await bot.safeguards.started()
-        finally:
-            await bot.shutdown()
+        await start_up_reads(bot)
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert any(message.startswith("LINQ_API_KEY was rejected by Linq") for message in errors)
 
 
 async def test_linq_unreachable_at_start_up_is_only_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     bot = Bot(env_file=None, retry=RetryPolicy(max_attempts=1))  # LINQ_BASE_URL: a closed port (linq_env)
-    await bot.startup()
-    try:
-        await bot.safeguards.started()
-    finally:
-        await bot.shutdown()
+    await start_up_reads(bot)
     assert any("could not read line reputation" in r.getMessage() for r in caplog.records)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-async def test_a_single_401_is_asked_again_before_the_bot_stops_over_it(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_single_401_is_asked_again_before_the_bot_stops_over_it(caplog: pytest.LogCaptureFixture) -> None:
     """A hiccup in Linq's auth must not take a bot down (a service manager would not restart it after exit 2)."""
-    monkeypatch.setattr("linqbot.middleware.health.REJECTED_KEY_RECHECK", 0.0)
     async with Emulator() as emulator:
         bot = Bot(env_file=None, base_url=emulator.base_url, api_key=WRONG_KEY)
 
@@ -92,9 +93,5 @@ async def test_a_single_401_is_asked_again_before_the_bot_stops_over_it(
                 raise
 
         bot.outbound_middleware.add(linq_fixes_its_hiccup)
-        await bot.startup()
-        try:
-            await bot.safeguards.started()
-        finally:
-            await bot.shutdown()
+        await start_up_reads(bot)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -6,13 +6,15 @@ turn to send) is expected and says nothing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES  # type: ignore[import-untyped]
-from linqbot_scheduler import scheduler_of
+from linqbot_scheduler import BotScheduler, scheduler_of
 
 from linqbot.emulator import Emulator, FaultConfig, FaultRule
 from linqbot.testing import simulate
@@ -75,19 +77,32 @@ async def hold_then_note(token: str, note: str) -> None:
     RAN.append(note)
 
 
-async def test_a_one_off_job_due_again_while_its_run_goes_on_runs_after_it_not_dropped(
-    caplog: pytest.LogCaptureFixture, gate: str
-) -> None:
-    """A one-off job claimed again while its previous run is under way here — scheduled again under its id, or handed
-    back to a leader that is this same process after a stall — is its only run: APScheduler skipped it as an overrun
-    and dropped it from the store; it must run once the earlier run is over, with the arguments it was given."""
+@contextlib.asynccontextmanager
+async def first_run_held(gate: str) -> AsyncIterator[BotScheduler]:
+    """A running bot whose one-off job ``once`` has started its first run, held there until the gate opens."""
     RAN.clear()
     bot = scheduler_bot()
     async with simulate(bot):
         scheduler = scheduler_of(bot)
         await scheduler.schedule(hold_then_note, at=timedelta(0), args=(gate, "first"), id="once")
         await asyncio.wait_for(GATES[gate].started.wait(), 10)
-        await scheduler.schedule(hold_then_note, at=timedelta(0), args=(gate, "second"), id="once")
+        yield scheduler
+
+
+async def claim_again(scheduler: BotScheduler, gate: str, note: str) -> None:
+    """Schedule ``once`` again, due now, and wait until it is claimed (taken out of the store)."""
+    await scheduler.schedule(hold_then_note, at=timedelta(0), args=(gate, note), id="once")
+    await poll_until(lambda: scheduler.jobs() == [], 10, f"the {note} run is claimed")
+
+
+async def test_a_one_off_job_due_again_while_its_run_goes_on_runs_after_it_not_dropped(
+    caplog: pytest.LogCaptureFixture, gate: str
+) -> None:
+    """A one-off job claimed again while its previous run is under way here — scheduled again under its id, or handed
+    back to a leader that is this same process after a stall — is its only run: APScheduler skipped it as an overrun
+    and dropped it from the store; it must run once the earlier run is over, with the arguments it was given."""
+    async with first_run_held(gate) as scheduler:
+        await claim_again(scheduler, gate, "second")
         GATES[gate].release.set()
         await poll_until(lambda: RAN == ["first", "second"], 10, "both runs ran, in order")
         assert warnings(caplog, "overran") == []
@@ -97,15 +112,9 @@ async def test_a_one_off_job_due_again_while_its_run_goes_on_runs_after_it_not_d
 async def test_a_newer_claim_replaces_a_waiting_one_and_the_scheduler_still_stops_at_once(
     caplog: pytest.LogCaptureFixture, gate: str
 ) -> None:
-    RAN.clear()
-    bot = scheduler_bot()
-    async with simulate(bot):
-        scheduler = scheduler_of(bot)
-        await scheduler.schedule(hold_then_note, at=timedelta(0), args=(gate, "first"), id="once")
-        await asyncio.wait_for(GATES[gate].started.wait(), 10)
-        for note in ("second", "third"):
-            await scheduler.schedule(hold_then_note, at=timedelta(0), args=(gate, note), id="once")
-            await poll_until(lambda: scheduler.jobs() == [], 10, f"the {note} run is claimed")
+    async with first_run_held(gate) as scheduler:
+        await claim_again(scheduler, gate, "second")
+        await claim_again(scheduler, gate, "third")
         GATES[gate].release.set()
         await poll_until(lambda: RAN == ["first", "third"], 10, "the first run, then the newest claim")
         await asyncio.wait_for(scheduler.stop(timeout=5), 10)  # every counted run settled: stops without the timeout
@@ -113,14 +122,8 @@ async def test_a_newer_claim_replaces_a_waiting_one_and_the_scheduler_still_stop
 
 
 async def test_a_run_still_waiting_when_the_scheduler_stops_is_kept_in_the_store(gate: str) -> None:
-    RAN.clear()
-    bot = scheduler_bot()
-    async with simulate(bot):
-        scheduler = scheduler_of(bot)
-        await scheduler.schedule(hold_then_note, at=timedelta(0), args=(gate, "first"), id="once")
-        await asyncio.wait_for(GATES[gate].started.wait(), 10)
-        await scheduler.schedule(hold_then_note, at=timedelta(0), args=(gate, "second"), id="once")
-        await poll_until(lambda: scheduler.jobs() == [], 10, "the second run is claimed")
+    async with first_run_held(gate) as scheduler:
+        await claim_again(scheduler, gate, "second")
         await scheduler.stop(timeout=0.2)  # the first run is cancelled; the second never started
     assert [job.id for job in scheduler.jobs()] == ["once"], "the waiting run is stored for the next start"
     assert RAN == []
