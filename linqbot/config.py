@@ -76,8 +76,9 @@ def _lookup(environ: Mapping[str, str | None], *names: str) -> str | None:
 
 def _misspelt(names: Iterable[str]) -> dict[str, str]:
     """Settings present under a name linqbot does not read but close to one it does: name -> the one meant. Names
-    are compared without their prefix (so ``LINQ_INBOX_URL`` finds ``LINQBOT_INBOX_URL``), and closely: a slip of
-    one letter is a typo, while a plugin's own ``LINQBOT_STATS_URL`` or ``LINQBOT_OUTREACH_DIR`` is not."""
+    are compared without their prefix (so ``LINQ_INBOX_URL`` finds ``LINQBOT_INBOX_URL``), and closely, to spare a
+    plugin's own ``LINQBOT_STATS_URL`` or ``LINQBOT_OUTREACH_DIR``: a slip in a short name (``LINQ_BASE_URI``) goes
+    unremarked."""
     by_rest = {_rest(setting): setting for setting in SETTINGS}
     found = {}
     for name in names:

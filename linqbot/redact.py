@@ -26,6 +26,4 @@ def mask_secret(secret: str | None) -> str:
 def mask_url(url: str) -> str:
     """A URL without what may carry a credential (user, password, query, fragment): scheme, host, port and path."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"

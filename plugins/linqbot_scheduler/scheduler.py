@@ -45,7 +45,11 @@ from apscheduler.executors.base import run_coroutine_job, run_job  # type: ignor
 from apscheduler.job import Job  # type: ignore[import-untyped]
 from apscheduler.jobstores.base import ConflictingIdError, JobLookupError  # type: ignore[import-untyped]
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
-from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING  # type: ignore[import-untyped]
+from apscheduler.schedulers.base import (  # type: ignore[import-untyped]
+    STATE_PAUSED,
+    STATE_RUNNING,
+    STATE_STOPPED,
+)
 from apscheduler.triggers.base import BaseTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
 from apscheduler.triggers.date import DateTrigger  # type: ignore[import-untyped]
@@ -90,6 +94,8 @@ HAND_BACK_RETRY = 0.1
 """Seconds before asking a job store that did not answer to take a handed-back run again (doubling each time)."""
 HAND_BACK_RETRY_MAX = 5.0
 """The longest wait between those attempts."""
+PUT_BACK_PATIENCE = 5.0
+"""Seconds `BotScheduler.stop` keeps trying to put claimed, unstarted runs back in a store that does not answer."""
 HAND_BACK_REPORT_DELAY = LEADERSHIP_CHECK
 """Seconds hand-backs are gathered into one warning (the runs of one stall are fenced within moments of each other)."""
 
@@ -239,7 +245,7 @@ class _FencedExecutor(AsyncIOExecutor):  # type: ignore[misc]
             replaced = self._next.get(job.id)
             self._next[job.id] = (job, run_times)
             if replaced is not None:
-                self._eventloop.call_soon(self._dispatch, _handed_back(*replaced))
+                self._owner.runs_settled(len(replaced[1]))
             return
         super().submit_job(job, run_times)
 
@@ -247,12 +253,6 @@ class _FencedExecutor(AsyncIOExecutor):  # type: ignore[misc]
         """The runs still waiting (the scheduler is stopping: they go back to the store without waiting more)."""
         waiting, self._next = list(self._next.values()), {}
         return waiting
-
-    def _dispatch(self, events: list[JobExecutionEvent]) -> None:
-        """Report runs settled here without running (their submission was counted): what `_run_job_success` does
-        for a run, without releasing an instance this run never held."""
-        for event in events:
-            self._scheduler._dispatch_event(event)
 
     def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
         self.running[job.id] = job
@@ -290,7 +290,7 @@ class _FencedExecutor(AsyncIOExecutor):  # type: ignore[misc]
         else:
             self._run_job_success(job.id, events)
         if (waiting := self._next.pop(job.id, None)) is not None:
-            self._owner.return_to_store(*waiting, settled=self._dispatch)
+            self._owner.return_to_store(*waiting)
 
 
 class _LeaderScheduler(AsyncIOScheduler):  # type: ignore[misc]
@@ -355,6 +355,8 @@ class BotScheduler:
         """Jobs handed to the leader since the last warning about it."""
         self._returning: set[asyncio.Task[None]] = set()
         """One-off runs being put back in the store (`return_to_store`)."""
+        self._give_up_at: float | None = None
+        """Set by `stop`: the loop time after which runs not yet put back in an unanswering store are given up."""
         self._armed = False
         """The bot is running; the store opens on first use."""
 
@@ -712,6 +714,7 @@ class BotScheduler:
         self._in_flight = 0
         self._idle.set()
         self._stopped.clear()
+        self._give_up_at = None
         scheduler.start(paused=True)
         self.apscheduler = scheduler
         try:
@@ -782,20 +785,27 @@ class BotScheduler:
             self._note_hand_back(job.id)
         return _handed_back(job, run_times)
 
-    def return_to_store(
-        self, job: Job, run_times: list[datetime], *, settled: Callable[[list[JobExecutionEvent]], None]
-    ) -> None:
-        """Put back a one-off run that waited for its job's earlier run here (see `_FencedExecutor.submit_job`);
-        ``settled`` reports it once stored. Until then it counts as in flight, so `stop` waits for it."""
+    def return_to_store(self, job: Job, run_times: list[datetime]) -> None:
+        """Put back a one-off run that waited for its job's earlier run here (see `_FencedExecutor.submit_job`).
+        It counts as in flight until it is stored, so `stop` waits for it; listeners hear of it when it runs."""
+        counted_by = self.apscheduler
 
         async def put_back() -> None:
-            await self._put_back(job, run_times)
-            if self.apscheduler is not None:
-                settled(_handed_back(job, run_times))
+            try:
+                await self._put_back(job, run_times)
+            finally:
+                if self.apscheduler is counted_by:  # not a scheduler started since, which never counted it
+                    self.runs_settled(len(run_times))
 
         task = asyncio.get_running_loop().create_task(put_back())
         self._returning.add(task)
         task.add_done_callback(self._returning.discard)
+
+    def runs_settled(self, runs: int) -> None:
+        """Submitted runs are over: run, or settled without running here (put back in the store, or replaced)."""
+        self._in_flight = max(self._in_flight - runs, 0)
+        if self._in_flight == 0:
+            self._idle.set()
 
     async def _put_back(self, job: Job, run_times: list[datetime]) -> bool:
         settled = False
@@ -807,9 +817,14 @@ class BotScheduler:
         return settled
 
     async def _store_again(self, job: Job, at: datetime) -> bool:
-        """Make ``job`` due at ``at`` in the store, retrying until it answers; False if the scheduler closed first."""
+        """Make ``job`` due at ``at`` in the store, retrying until it answers; False if the scheduler stopped first
+        (or its stop ran out of patience for the store: `_give_up_at`)."""
         delay = HAND_BACK_RETRY
-        while (scheduler := self.apscheduler) is not None:
+        scheduler = self.apscheduler
+        loop = asyncio.get_running_loop()
+        while scheduler is not None and scheduler.state != STATE_STOPPED and self.apscheduler is scheduler:
+            if self._give_up_at is not None and loop.time() > self._give_up_at:
+                return False
             try:
                 await asyncio.to_thread(_due_again, scheduler, job, at)  # sync store I/O: off the loop
             except (ConflictingIdError, JobLookupError):
@@ -867,9 +882,15 @@ class BotScheduler:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except TimeoutError:
             log.warning("scheduler stopping with %d jobs still running; they are cancelled", self._in_flight)
+        loop = asyncio.get_running_loop()
+        self._give_up_at = loop.time() + PUT_BACK_PATIENCE  # a store down at shutdown must not hang it
         if self._executor is not None:
             for job, run_times in self._executor.take_waiting():  # never started: safe to keep for the next start
                 await self._put_back(job, run_times)
+        if self._returning:
+            _, late = await asyncio.wait(self._returning, timeout=max(self._give_up_at - loop.time(), 0) + 1)
+            for task in late:  # a store call that does not return: give it up (it logs the run as lost)
+                task.cancel()
         if self._leading is not None:
             self._leading.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -961,9 +982,7 @@ class BotScheduler:
         if event.code == EVENT_JOB_MAX_INSTANCES:
             self._note_skip(event.job_id, event.scheduled_run_times)
             return
-        self._in_flight = max(self._in_flight - 1, 0)
-        if self._in_flight == 0:
-            self._idle.set()
+        self.runs_settled(1)
         run = _run_from(event)
         retry = getattr(event, "retval", None)
         if isinstance(retry, builtin.RetryScheduled) and not self._retry_later(run.job_id, retry):

@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from linqbot import Bot, Context, Router
+from linqbot.redact import mask_url
 
 pytestmark = pytest.mark.usefixtures("linq_env")
 
@@ -52,3 +53,8 @@ async def test_the_ready_line_shows_no_credential_a_base_url_may_carry(
     await bot.shutdown()
     [ready] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("linqbot ready")]
     assert ready.endswith("; Linq API at https://linq.internal:8443/api/partner")
+
+
+def test_mask_url_keeps_host_port_and_path_only() -> None:
+    assert mask_url("https://u:p@[::1]:8443/api/partner?token=x#f") == "https://[::1]:8443/api/partner"
+    assert mask_url("http://127.0.0.1:9/api/partner") == "http://127.0.0.1:9/api/partner"

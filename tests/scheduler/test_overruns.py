@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES  # type: ignore[import-untyped]
+from apscheduler.schedulers.base import STATE_PAUSED  # type: ignore[import-untyped]
 from linqbot_scheduler import BotScheduler, scheduler_of
 
 from linqbot.emulator import Emulator, FaultConfig, FaultRule
@@ -119,6 +120,17 @@ async def test_a_newer_claim_replaces_a_waiting_one_and_the_scheduler_still_stop
         await poll_until(lambda: RAN == ["first", "third"], 10, "the first run, then the newest claim")
         await asyncio.wait_for(scheduler.stop(timeout=5), 10)  # every counted run settled: stops without the timeout
     assert warnings(caplog, "still running") == []
+
+
+async def test_a_run_that_waited_while_the_scheduler_stops_is_put_back_once_the_earlier_run_ends(gate: str) -> None:
+    async with first_run_held(gate) as scheduler:
+        await claim_again(scheduler, gate, "second")
+        stopping = asyncio.create_task(scheduler.stop(timeout=10))  # paused: nothing new starts
+        await poll_until(lambda: scheduler.apscheduler.state == STATE_PAUSED, 5, "the scheduler is paused")
+        GATES[gate].release.set()
+        await asyncio.wait_for(stopping, 10)
+    assert RAN == ["first"]
+    assert [job.id for job in scheduler.jobs()] == ["once"], "the waiting run is stored for the next start"
 
 
 async def test_a_run_still_waiting_when_the_scheduler_stops_is_kept_in_the_store(gate: str) -> None:
