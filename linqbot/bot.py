@@ -330,7 +330,14 @@ class Bot(Router):
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            await stop.wait()
+            try:
+                await stop.wait()
+            finally:
+                for sig in (
+                    signal.SIGINT,
+                    signal.SIGTERM,
+                ):  # an application serving again, or doing more, gets them back
+                    loop.remove_signal_handler(sig)
             log.info("stopping: new webhooks get 503 while %d events finish", self.inbox.pending)
             self.closing = True
             await self.inbox.drain(self.drain_timeout)

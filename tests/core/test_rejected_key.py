@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from linqbot import Bot
+from linqbot.config import ConfigError
 from linqbot.emulator import Emulator
 from linqbot.outbound import OutboundCall, RetryPolicy
 from linqbot.outbound.errors import Unauthorized
@@ -24,6 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 WRONG_KEY = "sk-wrong-key-0123456789"
 BOT = """\
 from linqbot import Bot
+from linqbot.config import ConfigError
 
 bot = Bot(env_file=None)
 """
@@ -95,3 +99,28 @@ async def test_a_single_401_is_asked_again_before_the_bot_stops_over_it(caplog: 
         bot.outbound_middleware.add(linq_fixes_its_hiccup)
         await start_up_reads(bot)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_failure_from_an_earlier_run_of_the_same_bot_does_not_stop_the_next() -> None:
+    bot = Bot(env_file=None, retry=RetryPolicy(max_attempts=1))
+    bot.fail(ConfigError("from an earlier run"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serving = asyncio.create_task(bot.serve("127.0.0.1", port))
+    async with aiohttp.ClientSession() as http:
+
+        async def health() -> int | None:
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as answer:
+                    return answer.status
+            except aiohttp.ClientConnectionError:
+                return None
+
+        status = None
+        while status is None and not serving.done():
+            status = await health()
+        assert status == 200, "the bot serves (it stopped at once over the earlier run's failure)"
+    bot.fail(ConfigError("found in this run"))
+    with pytest.raises(ConfigError, match="found in this run"):
+        await asyncio.wait_for(serving, 30)
