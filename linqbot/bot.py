@@ -39,6 +39,7 @@ log = logging.getLogger("linqbot")
 
 DEFAULT_BODY_LIMIT = 1024 * 1024
 COMMANDS_PLUGIN = "linqbot_commands"
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Bot(Router):
@@ -146,11 +147,12 @@ class Bot(Router):
     def _describe_handlers(self) -> str:
         """``5 handlers (message.received 4, reaction.added 1), 2 commands``: what start-up found to dispatch."""
         per_type: Counter[str] = Counter()
+        commands = 0
         for router in self.walk():
+            commands += len(router.commands)
             for event_type, handlers in router.handlers.items():
                 per_type[event_type] += len(handlers)
         listed = ", ".join(f"{event_type} {count}" for event_type, count in sorted(per_type.items()) if count)
-        commands = sum(len(router.commands) for router in self.walk())
         text = f"{per_type.total()} handlers" + (f" ({listed})" if listed else "")
         return text + (f", {commands} commands" if commands else "")
 
@@ -328,15 +330,12 @@ class Bot(Router):
             if self._failure is not None:  # found before the server was up
                 stop.set()
             loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in _STOP_SIGNALS:
                 loop.add_signal_handler(sig, stop.set)
             try:
                 await stop.wait()
-            finally:
-                for sig in (
-                    signal.SIGINT,
-                    signal.SIGTERM,
-                ):  # an application serving again, or doing more, gets them back
+            finally:  # an application serving again, or going on, gets its signals back
+                for sig in _STOP_SIGNALS:
                     loop.remove_signal_handler(sig)
             log.info("stopping: new webhooks get 503 while %d events finish", self.inbox.pending)
             self.closing = True
