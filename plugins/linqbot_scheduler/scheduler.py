@@ -783,7 +783,10 @@ class BotScheduler:
         with backoff: a one-off job was removed from the store when claimed, so this process holds its only copy."""
         if await self._put_back(job, run_times):
             self._note_hand_back(job.id)
-        return _handed_back(job, run_times)
+        return [
+            JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, job._jobstore_alias, at, retval=builtin.HandedBack())
+            for at in run_times
+        ]
 
     def return_to_store(self, job: Job, run_times: list[datetime]) -> None:
         """Put back a one-off run that waited for its job's earlier run here (see `_FencedExecutor.submit_job`).
@@ -1019,14 +1022,6 @@ class BotScheduler:
         )
         if self.run_log is not None:
             self.run_log.record(JobRun(job_id, overrun.first, datetime.now(UTC), "missed", detail))
-
-
-def _handed_back(job: Job, run_times: list[datetime]) -> list[JobExecutionEvent]:
-    """The outcome of runs settled by putting them back in the store (not recorded in the run log)."""
-    return [
-        JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, job._jobstore_alias, at, retval=builtin.HandedBack())
-        for at in run_times
-    ]
 
 
 def _resumable(events: list[JobExecutionEvent]) -> bool:
