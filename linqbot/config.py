@@ -44,6 +44,7 @@ SETTINGS = frozenset(
 
 log = logging.getLogger("linqbot.config")
 _reported: set[str] = set()
+"""Warnings already given in this process (misspelt names, the secret's shape): settings load once per bot."""
 
 
 class ConfigError(ValueError):
@@ -118,7 +119,7 @@ def load_config(
     merged.update(os.environ if environ is None else environ)
     misspelt = _misspelt(merged)
     for name, meant in misspelt.items():
-        if name not in _reported:  # settings are loaded once per bot; say it once per process
+        if name not in _reported:
             _reported.add(name)
             log.warning("%s is not a setting linqbot reads; did you mean %s?", name, meant)
 

@@ -94,17 +94,18 @@ class PluginManager:
         objects = [c for c in choices or [] if not isinstance(c, str)]
         plain = [n for n in names if not n.startswith(("+", "-"))]
         wanted = set(plain) if plain else set(available)
+        installed = sorted(available)
         dropped = {n[1:] for n in names if n.startswith("-")}
         wanted -= dropped
         for name in sorted(dropped - set(available)):
-            self.ignored[name] = f"not an installed plugin ({_suggest(name, sorted(available))})"
+            self.ignored[name] = f"not an installed plugin ({_suggest(name, installed)})"
             if self._log_failures:
                 log.warning("plugin selection drops -%s, which is %s", name, self.ignored[name])
         for name in [*sorted(wanted), *(n[1:] for n in names if n.startswith("+"))]:
             if name in available:
                 self._register_entry_point(available[name])
             else:
-                self._register_module(name, sorted(available))
+                self._register_module(name, installed)
         for obj in objects:
             self.register(obj)
         self._reject_unknown_hooks()
